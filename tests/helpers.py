@@ -1,0 +1,35 @@
+"""Shared test helpers."""
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from tests.conftest import ROOT
+
+
+def real_data(fn, *args, **kwargs):
+    """Calls a loader; a missing data set fails under CI and skips elsewhere."""
+    from tfvae.data import DatasetNotAvailableError
+
+    try:
+        return fn(*args, **kwargs)
+    except DatasetNotAvailableError as e:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI is set but a real data set is missing: {e}")
+        pytest.skip(f"real data set not available: {e}")
+
+
+def run_python(code, timeout=300, cwd=None, args=()):
+    """Runs `code` in a fresh Python process; returns stdout, failing the test on a non-zero exit."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    proc = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code), *args],
+        capture_output=True, text=True, timeout=timeout, cwd=cwd or ROOT, env=env,
+    )
+    if proc.returncode != 0:
+        pytest.fail(f"subprocess failed ({proc.returncode}):\nSTDOUT:\n{proc.stdout[-3000:]}\nSTDERR:\n{proc.stderr[-5000:]}")
+    return proc.stdout

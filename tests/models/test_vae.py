@@ -1,0 +1,247 @@
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import tfvae
+from tests.helpers import run_python
+
+rng = np.random.default_rng(0)
+
+
+# ------------------------------------------------------------ linear Gaussian
+D, S = 4, 0.5
+W = np.array([[1.2], [-0.7], [0.4], [2.0]], "float32")  # (D, 1)
+B = np.array([0.3, -0.1, 0.0, 0.5], "float32")
+
+
+def _linear_gaussian_vae(mean_shrink=0.9, var_inflate=1.5):
+    """x|z ~ N(Wz + b, S^2 I), z ~ N(0, 1); q(z|x) a deliberately imperfect posterior."""
+    precision = 1.0 + float(W[:, 0] @ W[:, 0]) / S**2
+    post_var = 1.0 / precision
+    gain = (post_var * W[:, 0] / S**2).astype("float32")  # exact posterior mean = gain . (x - b)
+
+    x_in = keras.Input((D,))
+    mean = keras.layers.Dense(1, name="mean")(x_in)
+    log_var = keras.layers.Dense(1, name="log_var")(x_in)
+    encoder = keras.Model(x_in, [mean, log_var])
+    encoder.get_layer("mean").set_weights([(mean_shrink * gain)[:, None], np.array([-(mean_shrink * gain) @ B], "float32")])
+    encoder.get_layer("log_var").set_weights([np.zeros((D, 1), "float32"), np.array([np.log(var_inflate * post_var)], "float32")])
+
+    z_in = keras.Input((1,))
+    decoder = keras.Model(z_in, keras.layers.Dense(D, name="dec")(z_in))
+    decoder.get_layer("dec").set_weights([W.T, B])
+    vae = tfvae.VAE(encoder, decoder, likelihood="gaussian", observation_scale=S)
+    return vae, gain, post_var
+
+
+def _exact_log_px(x):
+    cov = W @ W.T + S**2 * np.eye(D)
+    diff = x - B
+    _, logdet = np.linalg.slogdet(cov)
+    return -0.5 * (D * np.log(2 * np.pi) + logdet + np.einsum("nd,de,ne->n", diff, np.linalg.inv(cov), diff))
+
+
+def test_importance_weighted_log_likelihood_is_exact_on_linear_gaussian():
+    vae, gain, post_var = _linear_gaussian_vae()
+    z = rng.normal(size=(20, 1))
+    x = (z @ W.T + B + S * rng.normal(size=(20, D))).astype("float32")
+    exact = _exact_log_px(x)
+
+    iwae = vae.log_likelihood(x, num_samples=1000, seed=1)
+    assert np.max(np.abs(iwae - exact)) < 0.05
+
+    # The k=1 bound is the ELBO: average many single-sample estimates per point.
+    reps = 2000
+    single = vae.log_likelihood(np.repeat(x, reps, axis=0), num_samples=1, batch_size=4000, seed=2)
+    elbo = single.reshape(20, reps).mean(axis=1)
+    # Analytic ELBO = log p(x) - KL(q(z|x) || p(z|x)), both Gaussians in 1-D.
+    mq, vq = 0.9 * (x - B) @ gain, 1.5 * post_var
+    mp, vp = (x - B) @ gain, post_var
+    gap = 0.5 * (vq / vp + (mq - mp) ** 2 / vp - 1 - np.log(vq / vp))
+    assert np.all(elbo < exact)
+    se = single.reshape(20, reps).std(axis=1) / np.sqrt(reps)
+    assert np.all(np.abs(elbo - (exact - gap)) < 5 * se + 1e-3)
+
+
+def test_log_likelihood_is_reproducible_and_validates_arguments():
+    vae, _, _ = _linear_gaussian_vae()
+    x = rng.normal(size=(7, D)).astype("float32")
+    a = vae.log_likelihood(x, num_samples=30, batch_size=3, chunk_size=7, seed=5)
+    b = vae.log_likelihood(x, num_samples=30, batch_size=3, chunk_size=7, seed=5)
+    np.testing.assert_array_equal(a, b)
+    assert a.shape == (7,) and a.dtype == np.float64
+    for kwargs in ({"num_samples": 0}, {"batch_size": -1}, {"chunk_size": 0}):
+        with pytest.raises(ValueError, match=list(kwargs)[0]):
+            vae.log_likelihood(x, **kwargs)
+
+
+def test_reported_metrics_are_nats_per_example():
+    """With a near-deterministic posterior, evaluate's terms equal NumPy's sums averaged over the batch."""
+    vae = tfvae.VAE.mlp((6, 5, 1), latent_dim=3, hidden_units=(8,), seed=0)
+    log_var_layer = vae.encoder.get_layer("log_var")
+    kernel, _ = log_var_layer.get_weights()
+    log_var_layer.set_weights([np.zeros_like(kernel), np.full((3,), -30.0, "float32")])
+    vae.compile("adam")
+    x = rng.integers(0, 2, size=(10, 6, 5, 1)).astype("float32")
+    result = vae.evaluate(x, batch_size=10, return_dict=True, verbose=0)
+
+    mean, log_var = (t.numpy() for t in vae.encode(x))
+    p = vae.decode(mean).numpy().astype(np.float64)
+    nll = -np.sum(x * np.log(p) + (1 - x) * np.log1p(-p), axis=(1, 2, 3))
+    kl = 0.5 * np.sum(np.exp(log_var) + mean**2 - 1 - log_var, axis=1)
+    np.testing.assert_allclose(result["reconstruction"], nll.mean(), rtol=1e-4)
+    np.testing.assert_allclose(result["kl"], kl.mean(), rtol=1e-4)
+    np.testing.assert_allclose(result["loss"], nll.mean() + kl.mean(), rtol=1e-4)
+
+
+def test_kl_warmup_grows_linearly_to_beta():
+    vae = tfvae.VAE.mlp((4,), latent_dim=2, hidden_units=(4,), beta=2.0, kl_warmup_steps=10)
+    vae.compile("adam")
+    weights = []
+    for step in (0, 4, 9, 50):
+        vae.optimizer.iterations.assign(step)
+        weights.append(float(vae._kl_weight()))
+    np.testing.assert_allclose(weights, [0.2, 1.0, 2.0, 2.0], rtol=1e-6)
+
+
+def test_training_lowers_the_loss_and_reports_the_three_metrics():
+    x = (rng.random((256, 6, 6, 1)) < 0.3).astype("float32")
+    vae = tfvae.VAE.mlp((6, 6, 1), latent_dim=2, hidden_units=(32,), seed=1)
+    vae.compile(keras.optimizers.Adam(1e-2))
+    history = vae.fit(x, batch_size=32, epochs=5, verbose=0)
+    assert set(history.history) == {"loss", "reconstruction", "kl"}
+    assert history.history["loss"][-1] < history.history["loss"][0] - 1.0
+
+
+@pytest.mark.parametrize(
+    "builder, kwargs",
+    [
+        ("mlp", dict(likelihood="bernoulli")),
+        ("mlp", dict(likelihood="gaussian", observation_scale="decoder")),
+        ("conv", dict(likelihood="gaussian", observation_scale=0.1)),
+        ("conv", dict(likelihood="gaussian")),
+    ],
+)
+def test_builders_shapes_and_config_round_trip(builder, kwargs):
+    shape = (28, 20, 1)
+    vae = getattr(tfvae.VAE, builder)(shape, latent_dim=3, **kwargs)
+    x = rng.random((2, *shape)).astype("float32")
+    assert vae(x).shape == (2, *shape)
+    mean, log_var = vae.encode(x)
+    assert mean.shape == log_var.shape == (2, 3)
+    assert vae.sample(4, seed=0).shape == (4, *shape)
+    clone = tfvae.VAE.from_config(vae.get_config())
+    assert clone.get_config() == vae.get_config()
+    assert [w.shape for w in clone.weights] == [w.shape for w in vae.weights]
+
+
+def test_sample_is_deterministic_for_a_seed():
+    vae = tfvae.VAE.mlp((5, 5, 1), latent_dim=2, hidden_units=(8,))
+    np.testing.assert_array_equal(vae.sample(3, seed=4).numpy(), vae.sample(3, seed=4).numpy())
+    assert not np.array_equal(vae.sample(3, seed=4).numpy(), vae.sample(3, seed=5).numpy())
+
+
+def test_reconstruct_uses_the_posterior_mean():
+    vae = tfvae.VAE.mlp((5, 5, 1), latent_dim=2, hidden_units=(8,))
+    x = rng.random((3, 5, 5, 1)).astype("float32")
+    np.testing.assert_allclose(vae.reconstruct(x).numpy(), vae.decode(vae.encode(x)[0]).numpy())
+    np.testing.assert_allclose(vae.reconstruct(x).numpy(), vae.predict(x, verbose=0), atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(likelihood="poisson"), "likelihood"),
+        (dict(likelihood="bernoulli", observation_scale=0.1), "observation_scale"),
+        (dict(likelihood="gaussian", observation_scale=-1.0), "observation_scale"),
+        (dict(likelihood="gaussian", observation_scale="big"), "observation_scale"),
+        (dict(beta=-0.5), "beta"),
+        (dict(kl_warmup_steps=-1), "kl_warmup_steps"),
+    ],
+)
+def test_rejects_bad_arguments(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        tfvae.VAE.mlp((4,), latent_dim=2, **kwargs)
+
+
+def test_rejects_non_network_encoder():
+    with pytest.raises(ValueError, match="encoder"):
+        tfvae.VAE("not a model", keras.Sequential())
+
+
+@pytest.fixture(scope="module")
+def small_vae():
+    vae = tfvae.VAE.mlp((6, 6, 1), latent_dim=2, hidden_units=(8,))
+    vae.compile("adam")
+    return vae
+
+
+def _bad_inputs():
+    good = rng.random((8, 6, 6, 1)).astype("float32")
+    nan = good.copy()
+    nan[3, 2, 2, 0] = np.nan
+    inf = good.copy()
+    inf[0, 0, 0, 0] = np.inf
+    return {
+        "shape": (good[:, :5], "shape"),
+        "channels": (np.concatenate([good, good], -1), "shape"),
+        "dtype": ((good * 255).astype("uint8"), "floating point"),
+        "nan": (nan, "NaN or Inf"),
+        "inf": (inf, "NaN or Inf"),
+        "range": (good * 3.0, "between 0.0 and 1.0|lie in \\[0.0, 1.0\\]"),
+    }
+
+
+@pytest.mark.parametrize("case", list(_bad_inputs()))
+@pytest.mark.parametrize("method", ["encode", "reconstruct", "log_likelihood", "fit", "evaluate", "predict"])
+def test_bad_input_raises_a_clear_value_error(small_vae, case, method):
+    x, match = _bad_inputs()[case]
+    with pytest.raises(ValueError, match=match):
+        if method in ("fit", "evaluate", "predict"):
+            getattr(small_vae, method)(x, batch_size=4, verbose=0)
+        else:
+            getattr(small_vae, method)(x)
+
+
+def test_gaussian_likelihood_accepts_values_outside_unit_range():
+    vae = tfvae.VAE.mlp((3,), latent_dim=2, hidden_units=(4,), likelihood="gaussian")
+    vae.encode(np.array([[-3.0, 0.5, 7.0]], "float32"))
+
+
+def test_decode_rejects_wrong_latent_shape(small_vae):
+    with pytest.raises(ValueError, match="shape"):
+        small_vae.decode(np.zeros((2, 3), "float32"))
+
+
+def test_keras_file_round_trip_in_a_fresh_process(tmp_path):
+    models = {
+        "mlp_bernoulli": tfvae.VAE.mlp((6, 6, 1), latent_dim=3, hidden_units=(16,), seed=3),
+        "conv_gaussian": tfvae.VAE.conv((12, 10, 1), latent_dim=3, filters=(4, 8), hidden_units=16,
+                                        likelihood="gaussian", kl_warmup_steps=5),
+    }
+    for name, vae in models.items():
+        vae.compile("adam")
+        x = rng.random((16, *vae.image_shape)).astype("float32")
+        vae.fit(x, batch_size=8, epochs=1, verbose=0)  # non-trivial weights and a learned scale
+        vae.save(tmp_path / f"{name}.keras")
+        np.save(tmp_path / f"{name}_x.npy", x)
+        np.save(tmp_path / f"{name}_y.npy", vae.predict(x, verbose=0))
+        np.save(tmp_path / f"{name}_mean.npy", vae.encode(x)[0].numpy())
+        np.save(tmp_path / f"{name}_ll.npy", vae.log_likelihood(x, num_samples=5, seed=1))
+    out = run_python(
+        f"""
+        import sys, numpy as np, keras
+        import tfvae  # registers the classes; .keras files need them (SavedModels do not)
+        d = sys.argv[1]
+        for name in {list(models)!r}:
+            vae = keras.saving.load_model(f"{{d}}/{{name}}.keras")  # safe_mode defaults to True
+            x = np.load(f"{{d}}/{{name}}_x.npy")
+            np.testing.assert_allclose(vae.predict(x, verbose=0), np.load(f"{{d}}/{{name}}_y.npy"), atol=1e-6)
+            np.testing.assert_allclose(vae.encode(x)[0].numpy(), np.load(f"{{d}}/{{name}}_mean.npy"), atol=1e-6)
+            np.testing.assert_allclose(vae.log_likelihood(x, num_samples=5, seed=1), np.load(f"{{d}}/{{name}}_ll.npy"), atol=1e-4)
+            print(type(vae).__module__, vae.likelihood)
+        """,
+        args=(str(tmp_path),),
+    )
+    assert out.count("tfvae.models.vae") == 2

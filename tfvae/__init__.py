@@ -1,0 +1,21 @@
+"""tfvae: variational autoencoders as Keras 3 models on TensorFlow."""
+
+import os
+
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+
+import keras  # noqa: E402
+
+if keras.backend.backend() != "tensorflow":
+    raise ImportError(
+        "tfvae needs Keras' TensorFlow backend; KERAS_BACKEND is "
+        f"{keras.backend.backend()!r}. Set KERAS_BACKEND=tensorflow before importing keras."
+    )
+
+from tfvae import data, layers, losses  # noqa: E402
+from tfvae.layers import GaussianSampler  # noqa: E402
+from tfvae.models import VAE, ConditionalVAE  # noqa: E402
+
+__version__ = "0.1.0"
+
+__all__ = ["ConditionalVAE", "GaussianSampler", "VAE", "data", "layers", "losses"]

@@ -1,0 +1,146 @@
+"""Input checks shared by the models: clear `ValueError`s instead of silent garbage.
+
+Static facts (rank, shape, dtype) are checked in Python when a function is traced.
+Values (NaN/Inf, range, label range) are checked eagerly where the tensor is
+concrete; inside a compiled step they become `tf.debugging.Assert` ops whose
+`InvalidArgumentError` the models' `fit`/`evaluate`/`predict` turn back into a
+`ValueError` (see `translate_input_errors`).
+"""
+
+import contextlib
+import re
+
+import numpy as np
+import tensorflow as tf
+
+# Marks our own assertion messages, so that only they are rewritten.
+MARKER = "tfvae input check:"
+
+
+def _fmt_shape(shape):
+    return "(" + ", ".join("None" if d is None else str(d) for d in shape) + ")"
+
+
+def check_image_batch(x, expected_shape, value_range, who):
+    """Checks a batch of images and returns it as a float tensor.
+
+    Args:
+        x: array-like `(batch, *expected_shape)`, floating point.
+        expected_shape: tuple or None. Shape of one example; None dims are free.
+        value_range: `(low, high)` or None. Allowed closed range of the values.
+        who: str. Names the model and method in messages.
+    """
+    if not tf.is_tensor(x):
+        x = np.asarray(x)
+    dtype = tf.as_dtype(x.dtype)
+    if not dtype.is_floating:
+        raise ValueError(
+            f"{who}: images must be floating point (scaled to the model's range, e.g. with "
+            f"tfvae.data.load); received dtype {dtype.name}."
+        )
+    x = tf.convert_to_tensor(x)
+    if expected_shape is not None:
+        expected = tuple(expected_shape)
+        got = tuple(x.shape)
+        ok = len(got) == len(expected) + 1 and all(
+            e is None or g is None or e == g for e, g in zip(expected, got[1:])
+        )
+        if not ok:
+            raise ValueError(
+                f"{who}: expected images of shape (batch, {', '.join(map(str, expected))}); "
+                f"received shape {_fmt_shape(got)}."
+            )
+    shape_checks = []
+    if expected_shape is not None and any(g is None for g in x.shape[1:]):
+        # A retraced step may relax dims to None; the shape is then checked at run time.
+        shape_ok = tf.reduce_all(tf.equal(tf.shape(x)[1:], [d if d is not None else -1 for d in expected]) | (
+            tf.constant([d is None for d in expected])))
+        shape_checks.append(tf.debugging.Assert(shape_ok, [
+            f"{MARKER} {who}: expected images of shape (batch, {', '.join(map(str, expected))}); received shape",
+            tf.shape(x)], summarize=16))
+    finite = tf.reduce_all(tf.math.is_finite(x))
+    in_range = tf.constant(True)
+    if value_range is not None:
+        low, high = value_range
+        in_range = tf.logical_and(tf.reduce_min(x) >= low, tf.reduce_max(x) <= high)
+    if tf.executing_eagerly():
+        if not bool(finite):
+            bad = int(tf.reduce_sum(tf.cast(~tf.math.is_finite(x), tf.int32)))
+            raise ValueError(f"{who}: input contains {bad} NaN or Inf values; expected finite values.")
+        if not bool(in_range):
+            raise ValueError(
+                f"{who}: input values must lie in [{value_range[0]}, {value_range[1]}]; received "
+                f"values in [{float(tf.reduce_min(x)):.4g}, {float(tf.reduce_max(x)):.4g}]."
+            )
+        return x
+    checks = shape_checks + [
+        tf.debugging.Assert(
+            finite, [f"{MARKER} {who}: input contains NaN or Inf values; expected finite values."]
+        )
+    ]
+    if value_range is not None:
+        checks.append(
+            tf.debugging.Assert(
+                in_range,
+                [
+                    f"{MARKER} {who}: input values must lie between {value_range[0]} and {value_range[1]}; "
+                    "received min/max",
+                    tf.reduce_min(x),
+                    tf.reduce_max(x),
+                ],
+            )
+        )
+    with tf.control_dependencies(checks):
+        return tf.identity(x)
+
+
+def check_labels(labels, num_classes, batch_size, who):
+    """Checks integer class labels of shape `(batch,)` or `(batch, 1)`; returns `(batch,)` int32."""
+    if labels is None:
+        raise ValueError(f"{who}: this model is conditional and needs labels; received labels=None.")
+    if not tf.is_tensor(labels):
+        labels = np.asarray(labels)
+    dtype = tf.as_dtype(labels.dtype)
+    if not dtype.is_integer:
+        raise ValueError(f"{who}: labels must be integers in [0, {num_classes}); received dtype {dtype.name}.")
+    labels = tf.convert_to_tensor(labels)
+    if labels.shape.rank == 2 and labels.shape[1] == 1:
+        labels = tf.squeeze(labels, axis=1)
+    if labels.shape.rank != 1:
+        raise ValueError(
+            f"{who}: labels must have shape (batch,) or (batch, 1); received {_fmt_shape(labels.shape)}."
+        )
+    if batch_size is not None and labels.shape[0] is not None and labels.shape[0] != batch_size:
+        raise ValueError(f"{who}: got {labels.shape[0]} labels for a batch of {batch_size} images.")
+    labels = tf.cast(labels, tf.int32)
+    ok = tf.logical_and(tf.reduce_min(labels) >= 0, tf.reduce_max(labels) < num_classes)
+    if tf.executing_eagerly():
+        if labels.shape[0] and not bool(ok):
+            raise ValueError(
+                f"{who}: labels must lie in [0, {num_classes}); received values in "
+                f"[{int(tf.reduce_min(labels))}, {int(tf.reduce_max(labels))}]."
+            )
+        return labels
+    check = tf.debugging.Assert(
+        ok,
+        [f"{MARKER} {who}: labels must be ints from 0 to {num_classes - 1}; received min/max",
+         tf.reduce_min(labels), tf.reduce_max(labels)],
+    )
+    with tf.control_dependencies([check]):
+        return tf.identity(labels)
+
+
+@contextlib.contextmanager
+def translate_input_errors():
+    """Turns our failed in-graph input assertions into `ValueError`."""
+    try:
+        yield
+    except tf.errors.InvalidArgumentError as e:
+        if MARKER not in e.message:
+            raise
+        msg = e.message[e.message.index(MARKER) + len(MARKER):]
+        # Assert prints its data as "[a] [b] [c]"; keep the words, drop the node dump.
+        msg = msg.split("\n")[0]
+        # Our messages hold no brackets, so every bracket here is Assert's.
+        msg = re.sub(r"\]\s*\[", " ", msg).replace("[", "").replace("]", "").strip()
+        raise ValueError(msg) from None

@@ -1,0 +1,314 @@
+"""Data sets as `tf.data.Dataset`s of float images, ready for `fit`.
+
+`load` reads TFDS data sets (`binarized_mnist`, `mnist`, `fashion_mnist`, `cifar10`)
+and Frey Face (not in TFDS), scales pixels to [0, 1] (or [-0.5, 0.5]) and does the
+pipeline work in the right order: decode and scale, cache, shuffle, per-epoch
+random binarisation, batch, prefetch.
+
+Where data come from:
+  * TFDS data sets: `data_dir`, else the environment variable `TFDS_DATA_DIR`
+    (read at every call, not only when TFDS is imported), else TFDS' default.
+    Prepared data are never downloaded again.
+  * Frey Face: `frey_rawface.mat` in `data_dir`, `$TFVAE_DATA_DIR` or the cache
+    `~/.cache/tfvae` (directly or in a `frey_face/` folder), else downloaded
+    from its public home into the cache.
+
+A data set that is not on disk is downloaded only when the network answers
+within seconds; with `download=False` or `TFVAE_OFFLINE=1` it never is. Either
+way a missing data set raises `DatasetNotAvailableError` saying how to fix it.
+"""
+
+import dataclasses
+import os
+import socket
+import urllib.request
+
+import numpy as np
+import tensorflow as tf
+
+__all__ = [
+    "DATASETS",
+    "DatasetInfo",
+    "DatasetNotAvailableError",
+    "dataset_info",
+    "load",
+    "load_arrays",
+]
+
+
+class DatasetNotAvailableError(RuntimeError):
+    """A data set is neither on disk nor downloadable right now."""
+
+
+@dataclasses.dataclass(frozen=True)
+class DatasetInfo:
+    """What `load` knows of a data set before reading it."""
+
+    name: str
+    image_shape: tuple
+    num_classes: int  # 0: no labels
+    splits: tuple
+    binary: bool  # pixels already in {0, 1}
+    source: str  # "tfds" or "frey_face"
+
+
+DATASETS = {
+    "binarized_mnist": DatasetInfo("binarized_mnist", (28, 28, 1), 0, ("train", "validation", "test"), True, "tfds"),
+    "mnist": DatasetInfo("mnist", (28, 28, 1), 10, ("train", "test"), False, "tfds"),
+    "fashion_mnist": DatasetInfo("fashion_mnist", (28, 28, 1), 10, ("train", "test"), False, "tfds"),
+    "cifar10": DatasetInfo("cifar10", (32, 32, 3), 10, ("train", "test"), False, "tfds"),
+    "frey_face": DatasetInfo("frey_face", (28, 20, 1), 0, ("train", "test", "all"), False, "frey_face"),
+}
+
+# Frey Face has no official split. Its 1,965 frames are a video: a random split
+# would put near-copies of test frames in training, so the test set is the last
+# 200 frames.
+FREY_FACE_TEST_SIZE = 200
+FREY_FACE_URL = "https://cs.nyu.edu/~roweis/data/frey_rawface.mat"
+FREY_FACE_FILE = "frey_rawface.mat"
+_TFDS_HOST = ("storage.googleapis.com", 443)
+_PROBE_TIMEOUT_S = 5.0
+VALUE_RANGES = ("unit", "centered")
+
+
+def dataset_info(name):
+    """The `DatasetInfo` of a known data set; `ValueError` for an unknown name."""
+    if name not in DATASETS:
+        raise ValueError(f"Unknown data set {name!r}; known data sets: {', '.join(sorted(DATASETS))}.")
+    return DATASETS[name]
+
+
+def _offline():
+    return os.environ.get("TFVAE_OFFLINE", "").strip().lower() in ("1", "true", "yes")
+
+
+def _network_answers(host_port):
+    try:
+        with socket.create_connection(host_port, timeout=_PROBE_TIMEOUT_S):
+            return True
+    except OSError:
+        return False
+
+
+def _may_download(download, host_port):
+    if download is False or (download is None and _offline()):
+        return False
+    return _network_answers(host_port)
+
+
+def _tfds_data_dir(data_dir):
+    return data_dir or os.environ.get("TFDS_DATA_DIR") or None
+
+
+def _split_base(split):
+    return split.split("[")[0].split("+")[0].strip()
+
+
+def _tfds_dataset(info, split, data_dir, download, shuffle_files, seed):
+    import tensorflow_datasets as tfds
+
+    data_dir = _tfds_data_dir(data_dir)
+    builder = tfds.builder(info.name, data_dir=data_dir)
+    if not builder.is_prepared():
+        if not _may_download(download, _TFDS_HOST):
+            raise DatasetNotAvailableError(
+                f"Data set {info.name!r} is not prepared in {builder.data_dir!r} and cannot be "
+                "downloaded now (offline, download=False or TFVAE_OFFLINE=1). Fix: point "
+                "TFDS_DATA_DIR (or data_dir=) at a folder that holds it in TFDS' prepared format, "
+                "or run once with internet access so that TFDS downloads and prepares it."
+            )
+        builder.download_and_prepare()
+    read_config = tfds.ReadConfig(shuffle_seed=seed) if shuffle_files else None
+    return builder.as_dataset(split=split, shuffle_files=shuffle_files, read_config=read_config)
+
+
+def _frey_face_candidates(data_dir):
+    roots = [data_dir, os.environ.get("TFVAE_DATA_DIR"), _cache_dir()]
+    for root in roots:
+        if root:
+            yield os.path.join(root, FREY_FACE_FILE)
+            yield os.path.join(root, "frey_face", FREY_FACE_FILE)
+
+
+def _cache_dir():
+    return os.path.join(os.path.expanduser("~"), ".cache", "tfvae")
+
+
+def _download_frey_face():
+    target = os.path.join(_cache_dir(), "frey_face", FREY_FACE_FILE)
+    os.makedirs(os.path.dirname(target), exist_ok=True)
+    tmp = target + ".part"
+    try:
+        with urllib.request.urlopen(FREY_FACE_URL, timeout=30) as response, open(tmp, "wb") as f:
+            f.write(response.read())
+        os.replace(tmp, target)  # never leave a half-written file under the real name
+    except OSError as e:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise DatasetNotAvailableError(f"Downloading Frey Face from {FREY_FACE_URL} failed: {e}") from e
+    return target
+
+
+def _frey_face_frames(data_dir, download):
+    """All 1,965 frames as uint8 `(1965, 28, 20, 1)`."""
+    import scipy.io
+
+    path = next((p for p in _frey_face_candidates(data_dir) if os.path.isfile(p)), None)
+    if path is None:
+        host = ("cs.nyu.edu", 443)
+        if not _may_download(download, host):
+            raise DatasetNotAvailableError(
+                f"Frey Face ({FREY_FACE_FILE}) was not found in data_dir, $TFVAE_DATA_DIR or "
+                f"{_cache_dir()}, and cannot be downloaded now. Fix: set TFVAE_DATA_DIR (or data_dir=) "
+                f"to a folder holding {FREY_FACE_FILE} (directly or under frey_face/), or run once "
+                f"with internet access to fetch it from {FREY_FACE_URL}."
+            )
+        path = _download_frey_face()
+    try:
+        ff = scipy.io.loadmat(path)["ff"]
+    except Exception as e:  # scipy raises several types for a bad file
+        raise DatasetNotAvailableError(f"{path} is not a readable Frey Face MATLAB file: {e}") from e
+    if ff.shape != (560, 1965):
+        raise DatasetNotAvailableError(f"{path}: expected 'ff' of shape (560, 1965); found {ff.shape}.")
+    # Column k is image k, stored row-major as 28 rows of 20 pixels.
+    return np.ascontiguousarray(ff.T.reshape(-1, 28, 20, 1)).astype(np.uint8)
+
+
+def _frey_face_split(frames, split):
+    if split == "train":
+        return frames[:-FREY_FACE_TEST_SIZE]
+    if split == "test":
+        return frames[-FREY_FACE_TEST_SIZE:]
+    if split == "all":
+        return frames
+    raise ValueError(f"frey_face has splits 'train', 'test' and 'all'; received split={split!r}.")
+
+
+def _check_args(info, split, batch_size, binarize, value_range, with_labels):
+    if not isinstance(split, str) or _split_base(split) not in info.splits:
+        raise ValueError(f"{info.name} has splits {info.splits}; received split={split!r}.")
+    if batch_size is not None and (not isinstance(batch_size, int) or batch_size < 1):
+        raise ValueError(f"`batch_size` must be a positive int or None; received batch_size={batch_size!r}.")
+    if binarize not in (None, "dynamic"):
+        raise ValueError(f"`binarize` must be None or 'dynamic'; received binarize={binarize!r}.")
+    if binarize and (info.binary or info.image_shape[-1] != 1):
+        raise ValueError(
+            f"Dynamic binarisation applies to grey-level data sets (mnist, fashion_mnist); "
+            f"received binarize='dynamic' for {info.name!r}."
+        )
+    if value_range not in VALUE_RANGES:
+        raise ValueError(f"`value_range` must be one of {VALUE_RANGES}; received value_range={value_range!r}.")
+    if with_labels and not info.num_classes:
+        raise ValueError(f"{info.name!r} has no labels; received with_labels=True.")
+
+
+def load(
+    name,
+    split="train",
+    batch_size=128,
+    *,
+    with_labels=False,
+    binarize=None,
+    value_range="unit",
+    shuffle=None,
+    shuffle_buffer=10_000,
+    seed=None,
+    cache=True,
+    drop_remainder=False,
+    data_dir=None,
+    download=None,
+):
+    """A batched, prefetched `tf.data.Dataset` of float32 images.
+
+    Args:
+        name: str. One of `DATASETS`: "binarized_mnist" (Larochelle's fixed
+            binarisation, 50k/10k/10k), "mnist", "fashion_mnist", "cifar10",
+            "frey_face".
+        split: str. A split of the data set ("train", "test", ...); TFDS data
+            sets also take TFDS slices such as "train[:10%]".
+        batch_size: int or None. None yields single examples.
+        with_labels: bool. Yield `(image, label)` pairs (int32 labels).
+        binarize: None or "dynamic". "dynamic" replaces each grey level p by a
+            fresh Bernoulli(p) draw every epoch (mnist, fashion_mnist).
+        value_range: str. "unit" for [0, 1] or "centered" for [-0.5, 0.5].
+        shuffle: bool or None. None shuffles training splits only.
+        shuffle_buffer: int. Examples in the shuffle buffer.
+        seed: int or None. Seeds file order, shuffling and binarisation, so a
+            seeded pipeline yields the same epochs in every run.
+        cache: bool. Keep decoded examples in memory after the first epoch.
+        drop_remainder: bool. Drop a last, smaller batch.
+        data_dir: str or None. Where the data set lives (see module docstring).
+        download: bool or None. False never downloads; None downloads a missing
+            data set when online, unless TFVAE_OFFLINE=1.
+
+    Returns:
+        A `tf.data.Dataset` of images `(batch, *image_shape)` float32, or of
+        `(images, labels)` pairs.
+
+    Raises:
+        ValueError: an unknown name, split or option.
+        DatasetNotAvailableError: the data set is not on disk and cannot be
+            downloaded now; the message says how to fix it.
+    """
+    info = dataset_info(name)
+    _check_args(info, split, batch_size, binarize, value_range, with_labels)
+    if shuffle is None:
+        shuffle = _split_base(split) == "train"
+
+    if info.source == "frey_face":
+        frames = _frey_face_split(_frey_face_frames(data_dir, download), split)
+        ds = tf.data.Dataset.from_tensor_slices({"image": frames})
+    else:
+        ds = _tfds_dataset(info, split, data_dir, download, bool(shuffle), seed)
+
+    def decode(example):
+        image = tf.cast(example["image"], tf.float32)
+        if not info.binary:
+            image = image / 255.0
+        if with_labels:
+            return image, tf.cast(example["label"], tf.int32)
+        return image
+
+    ds = ds.map(decode, num_parallel_calls=tf.data.AUTOTUNE)
+    if cache:
+        ds = ds.cache()
+    if shuffle:
+        ds = ds.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
+    if binarize == "dynamic":
+        # One random seed per example, redrawn every epoch: a fresh binarisation
+        # each pass that is still reproducible for a seeded pipeline.
+        seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
+        ds = tf.data.Dataset.zip((ds, seeds)).map(_binarize, num_parallel_calls=tf.data.AUTOTUNE)
+    if value_range == "centered":
+        ds = ds.map(_center, num_parallel_calls=tf.data.AUTOTUNE)
+    if batch_size is not None:
+        ds = ds.batch(batch_size, drop_remainder=drop_remainder, num_parallel_calls=tf.data.AUTOTUNE)
+    return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def _binarize(example, seed):
+    image, rest = (example[0], example[1:]) if isinstance(example, tuple) else (example, ())
+    u = tf.random.stateless_uniform(tf.shape(image), seed=seed)
+    image = tf.cast(u < image, tf.float32)
+    return (image, *rest) if rest else image
+
+
+def _center(*example):
+    return (example[0] - 0.5, *example[1:]) if len(example) > 1 else example[0] - 0.5
+
+
+def load_arrays(name, split="test", *, with_labels=False, limit=None, **kwargs):
+    """A split as NumPy arrays (images, or `(images, labels)`), unshuffled.
+
+    Convenient for evaluation and tests. `limit` keeps the first `limit`
+    examples; other keyword arguments go to `load`.
+    """
+    kwargs.setdefault("shuffle", False)
+    kwargs.setdefault("cache", False)
+    ds = load(name, split, batch_size=1024, with_labels=with_labels, **kwargs)
+    if limit is not None:
+        ds = ds.unbatch().take(limit).batch(1024)
+    parts = list(ds.as_numpy_iterator())
+    if with_labels:
+        return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+    return np.concatenate(parts)

@@ -1,0 +1,60 @@
+"""The reparameterised Gaussian sample z = mean + sigma * eps."""
+
+import keras
+from keras import ops
+
+
+@keras.saving.register_keras_serializable(package="tfvae")
+class GaussianSampler(keras.layers.Layer):
+    """Draws z = mean + exp(0.5 * log_var) * eps with eps ~ N(0, I).
+
+    The reparameterisation trick of Kingma & Welling, *Auto-Encoding Variational
+    Bayes* (2014): the noise is an input-independent draw, so gradients flow to
+    `mean` (identity) and `log_var` (0.5 * sigma * eps). The noise comes from a
+    `keras.random.SeedGenerator`, so a layer built with a seed draws the same
+    sequence of samples in every run.
+
+    Args:
+        seed: int or None. Seed of the layer's `SeedGenerator`; None draws a
+            random one.
+        **kwargs: base `keras.layers.Layer` arguments (`name`, `dtype`, ...).
+
+    Call arguments:
+        inputs: list `[mean, log_var]`, two tensors of the same shape
+            `(batch, ..., latent_dim)`.
+
+    Returns:
+        A tensor of the shape of `mean`: one sample per row. The layer samples
+        whether or not it is training: a model that wants the posterior mean at
+        inference uses `mean` itself.
+
+    Example:
+
+    >>> sampler = GaussianSampler(seed=1)
+    >>> z = sampler([ops.zeros((4, 2)), ops.zeros((4, 2))])
+    >>> tuple(z.shape)
+    (4, 2)
+    """
+
+    def __init__(self, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+            raise ValueError(f"`seed` must be an int or None; received seed={seed!r}.")
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+
+    def call(self, inputs):
+        mean, log_var = inputs
+        if tuple(mean.shape) != tuple(log_var.shape):
+            raise ValueError(
+                "GaussianSampler expects mean and log_var of the same shape; received "
+                f"mean.shape={tuple(mean.shape)}, log_var.shape={tuple(log_var.shape)}."
+            )
+        eps = keras.random.normal(ops.shape(mean), dtype=mean.dtype, seed=self.seed_generator)
+        return mean + ops.exp(0.5 * log_var) * eps
+
+    def compute_output_shape(self, input_shape):
+        return input_shape[0]
+
+    def get_config(self):
+        return {**super().get_config(), "seed": self.seed}

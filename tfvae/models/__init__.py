@@ -1,0 +1,10 @@
+"""Keras 3 models of tfvae.
+
+Note on XLA: the models' in-graph input checks are `tf.debugging.Assert` ops,
+which XLA removes; `compile(jit_compile="auto")` therefore means no XLA here.
+"""
+
+from tfvae.models.conditional_vae import ConditionalVAE
+from tfvae.models.vae import VAE
+
+__all__ = ["ConditionalVAE", "VAE"]
