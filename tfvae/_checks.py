@@ -94,6 +94,15 @@ def check_image_batch(x, expected_shape, value_range, who):
         return tf.identity(x)
 
 
+def check_num_classes(num_classes):
+    """Validates a `num_classes` argument; returns it as an int."""
+    import numbers
+
+    if isinstance(num_classes, bool) or not isinstance(num_classes, numbers.Integral) or num_classes < 2:
+        raise ValueError(f"`num_classes` must be an int >= 2; received num_classes={num_classes!r}.")
+    return int(num_classes)
+
+
 def check_labels(labels, num_classes, batch_size, who):
     """Checks integer class labels of shape `(batch,)` or `(batch, 1)`; returns `(batch,)` int32."""
     if labels is None:

@@ -7,7 +7,7 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
-from tfvae._checks import check_labels
+from tfvae._checks import check_labels, check_num_classes
 from tfvae.models.vae import VAE
 
 
@@ -46,8 +46,7 @@ class ConditionalVAE(VAE):
     """
 
     def __init__(self, encoder, decoder, num_classes, **kwargs):
-        if isinstance(num_classes, bool) or not isinstance(num_classes, numbers.Integral) or num_classes < 2:
-            raise ValueError(f"`num_classes` must be an int >= 2; received num_classes={num_classes!r}.")
+        num_classes = check_num_classes(num_classes)
         kwargs.setdefault("name", "conditional_vae")
         self._num_classes_pending = int(num_classes)
         super().__init__(encoder, decoder, **kwargs)

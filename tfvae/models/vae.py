@@ -9,7 +9,7 @@ import tensorflow as tf
 from keras import ops
 
 from tfvae import losses
-from tfvae._checks import check_image_batch
+from tfvae._checks import check_image_batch, check_num_classes
 from tfvae.layers.gaussian_sampler import GaussianSampler
 from tfvae.models import networks
 from tfvae.models._checked_model import CheckedModel
@@ -28,6 +28,13 @@ def _static_input_shape(network):
     if not inputs:
         return None
     return tuple(inputs[0].shape[1:])
+
+
+def _builder_num_classes(kwargs):
+    """The conditional builders' `num_classes`, validated before networks are made."""
+    if kwargs.get("num_classes") is None:
+        return None
+    return check_num_classes(kwargs["num_classes"])
 
 
 def _as_units(hidden_units):
@@ -169,7 +176,7 @@ class VAE(CheckedModel):
     ):
         """The AEVB paper's MLP encoder and decoder (tanh hidden layers)."""
         units = _as_units(hidden_units)
-        num_classes = kwargs.get("num_classes")
+        num_classes = _builder_num_classes(kwargs)
         encoder = networks.mlp_encoder(input_shape, latent_dim, units, activation, num_classes)
         decoder = networks.mlp_decoder(
             input_shape, latent_dim, units, activation, num_classes, two_heads=observation_scale == "decoder"
@@ -188,7 +195,7 @@ class VAE(CheckedModel):
         **kwargs,
     ):
         """Strided-convolution encoder and a transposed-convolution decoder."""
-        num_classes = kwargs.get("num_classes")
+        num_classes = _builder_num_classes(kwargs)
         filters = _as_units(filters)
         encoder = networks.conv_encoder(input_shape, latent_dim, filters, int(hidden_units), num_classes)
         decoder = networks.conv_decoder(

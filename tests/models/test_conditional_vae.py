@@ -1,0 +1,106 @@
+import keras
+import numpy as np
+import pytest
+
+import tfvae
+from tests.helpers import run_python
+
+rng = np.random.default_rng(1)
+
+
+@pytest.fixture(scope="module")
+def cvae():
+    model = tfvae.ConditionalVAE.mlp((6, 6, 1), latent_dim=2, num_classes=3, hidden_units=(16,), seed=0)
+    model.compile("adam")
+    return model
+
+
+def _data(n=24):
+    return rng.random((n, 6, 6, 1)).astype("float32"), rng.integers(0, 3, size=n).astype("int32")
+
+
+def test_trains_on_pairs_in_every_keras_form(cvae):
+    x, y = _data()
+    cvae.fit(x, y, batch_size=8, epochs=1, verbose=0)
+    cvae.fit((x, y), batch_size=8, epochs=1, verbose=0)
+    import tensorflow as tf
+
+    cvae.fit(tf.data.Dataset.from_tensor_slices((x, y)).batch(8), epochs=1, verbose=0)
+    result = cvae.evaluate(x, y, batch_size=8, return_dict=True, verbose=0)
+    assert set(result) == {"loss", "reconstruction", "kl"}
+
+
+def test_label_changes_the_output(cvae):
+    x, _ = _data(4)
+    a = cvae((x, np.zeros(4, "int32"))).numpy()
+    b = cvae((x, np.full(4, 2, "int32"))).numpy()
+    assert not np.allclose(a, b)
+
+
+def test_sample_labels(cvae):
+    assert cvae.sample(5, labels=1, seed=0).shape == (5, 6, 6, 1)
+    np.testing.assert_array_equal(cvae.sample(5, labels=[0, 1, 2, 0, 1], seed=3).numpy(),
+                                  cvae.sample(5, labels=None, seed=3).numpy())
+    with pytest.raises(ValueError, match="labels"):
+        cvae.sample(5, labels=[0, 1])
+    with pytest.raises(ValueError, match="labels must lie in|labels must be ints"):
+        cvae.sample(2, labels=3)
+
+
+@pytest.mark.parametrize(
+    "labels, match",
+    [(np.array([0, 1, 5, 0]), "labels must"), (np.array([0, -1, 1, 0]), "labels must"),
+     (np.array([0.0, 1.0, 1.0, 0.0]), "integers"), (np.zeros((4, 2), "int32"), "shape"),
+     # fit/evaluate meet Keras' own cardinality check first; its message is clear too.
+     (np.zeros(3, "int32"), "3 labels|cardinality")],
+)
+@pytest.mark.parametrize("method", ["encode", "fit", "evaluate"])
+def test_bad_labels_raise_value_error(cvae, labels, match, method):
+    x, _ = _data(4)
+    with pytest.raises(ValueError, match=match):
+        if method == "encode":
+            cvae.encode(x, labels)
+        else:
+            getattr(cvae, method)(x, labels, batch_size=4, verbose=0)
+
+
+def test_unlabelled_data_are_refused(cvae):
+    x, _ = _data(4)
+    with pytest.raises(ValueError, match="labels"):
+        cvae.fit(x, batch_size=4, verbose=0)
+
+
+def test_rejects_bad_num_classes():
+    for bad in (1, 2.5, True):
+        with pytest.raises(ValueError, match="num_classes"):
+            tfvae.ConditionalVAE.mlp((4,), latent_dim=2, num_classes=bad)
+
+
+def test_config_round_trip(cvae):
+    clone = tfvae.ConditionalVAE.from_config(cvae.get_config())
+    assert clone.get_config() == cvae.get_config()
+    assert clone.num_classes == 3
+
+
+def test_keras_file_round_trip_in_a_fresh_process(tmp_path):
+    model = tfvae.ConditionalVAE.conv((12, 12, 1), latent_dim=3, num_classes=4, filters=(4,), hidden_units=8)
+    model.compile("adam")
+    x = rng.random((8, 12, 12, 1)).astype("float32")
+    y = rng.integers(0, 4, size=8).astype("int32")
+    model.fit(x, y, batch_size=4, epochs=1, verbose=0)
+    model.save(tmp_path / "cvae.keras")
+    np.savez(tmp_path / "ref.npz", x=x, y=y, out=model((x, y)).numpy(), s=model.sample(4, labels=2, seed=9).numpy())
+    out = run_python(
+        """
+        import sys, numpy as np, keras
+        import tfvae  # registers the classes
+        d = sys.argv[1]
+        ref = np.load(f"{d}/ref.npz")
+        m = keras.saving.load_model(f"{d}/cvae.keras")
+        np.testing.assert_allclose(m((ref["x"], ref["y"])).numpy(), ref["out"], atol=1e-6)
+        np.testing.assert_allclose(m.sample(4, labels=2, seed=9).numpy(), ref["s"], atol=1e-6)
+        print(type(m).__name__, m.num_classes)
+        """,
+        args=(str(tmp_path),),
+    )
+    assert "ConditionalVAE 4" in out
