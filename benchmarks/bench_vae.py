@@ -34,10 +34,11 @@ def _train_and_measure(architecture, epochs, batch_size, iw_samples, iw_examples
         vae = tfvae.VAE.conv((28, 28, 1), latent_dim=20, filters=(32, 64), hidden_units=256, seed=seed)
     vae.compile(keras.optimizers.Adam(1e-3))
     times = []
-    for _ in range(epochs):
+    for epoch in range(epochs):
         start = time.perf_counter()
         vae.fit(train, epochs=1, verbose=0)
         times.append(time.perf_counter() - start)
+        print(f"  {architecture} epoch {epoch + 1}/{epochs}: {times[-1]:.1f} s", file=sys.stderr, flush=True)
     steady = times[1:] or times
     throughput = 50_000 * len(steady) / sum(steady)
     nelbo = vae.evaluate(x_test, batch_size=1000, verbose=0, return_dict=True)["loss"]
@@ -83,7 +84,7 @@ def main(argv=None):
     p.add_argument("--epochs", type=int, default=10)
     p.add_argument("--batch-size", type=int, default=100)
     p.add_argument("--iw-samples", type=int, default=1000)
-    p.add_argument("--iw-examples", type=int, default=10_000)
+    p.add_argument("--iw-examples", type=int, default=2_000)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--skip-memory", action="store_true")
     args = p.parse_args(argv)

@@ -12,10 +12,21 @@ if keras.backend.backend() != "tensorflow":
         f"{keras.backend.backend()!r}. Set KERAS_BACKEND=tensorflow before importing keras."
     )
 
-from tfvae import data, layers, losses  # noqa: E402
-from tfvae.layers import GaussianSampler  # noqa: E402
-from tfvae.models import VAE, ConditionalVAE  # noqa: E402
+from tfvae import data, layers, losses, metrics  # noqa: E402
+from tfvae.layers import GaussianSampler, VectorQuantizer, VectorQuantizerEMA  # noqa: E402
+from tfvae.models import VAE, VQVAE, ConditionalVAE  # noqa: E402
 
 __version__ = "0.1.0"
 
-__all__ = ["ConditionalVAE", "GaussianSampler", "VAE", "data", "layers", "losses"]
+__all__ = [
+    "VAE",
+    "VQVAE",
+    "ConditionalVAE",
+    "GaussianSampler",
+    "VectorQuantizer",
+    "VectorQuantizerEMA",
+    "data",
+    "layers",
+    "losses",
+    "metrics",
+]

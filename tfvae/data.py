@@ -33,6 +33,7 @@ __all__ = [
     "dataset_info",
     "load",
     "load_arrays",
+    "pixel_variance",
 ]
 
 
@@ -312,3 +313,24 @@ def load_arrays(name, split="test", *, with_labels=False, limit=None, **kwargs):
     if with_labels:
         return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
     return np.concatenate(parts)
+
+
+def pixel_variance(name, split="train", **kwargs):
+    """Variance of all pixel values of a split (as `load` scales them), in float64.
+
+    The VQ-VAE divides its squared error by this, as the keras.io example does
+    (np.var(x_train / 255.0) for MNIST). Streams the data; keyword arguments go
+    to `load`.
+    """
+    kwargs.setdefault("shuffle", False)
+    kwargs.setdefault("cache", False)
+    total = total_sq = 0.0
+    count = 0
+    for batch in load(name, split, batch_size=2048, **kwargs).as_numpy_iterator():
+        b = batch[0] if isinstance(batch, tuple) else batch
+        b = b.astype(np.float64)
+        total += b.sum()
+        total_sq += np.square(b).sum()
+        count += b.size
+    mean = total / count
+    return float(total_sq / count - mean * mean)

@@ -1,9 +1,12 @@
 """Per-example loss terms of the variational autoencoders, as pure functions.
 
-Every function takes a batch and returns one value per example (shape `(batch,)`),
-summed over all other axes, in nats. Terms are computed in float32 whatever the
-inputs' dtype, so mixed-precision models keep a float32 objective. Models average
-these over the batch; nothing here reduces over examples.
+Every function takes a batch and returns one value per example (shape `(batch,)`).
+The VAE's log-likelihoods and KL are summed over all other axes, in nats; the
+VQ-VAE's squared errors are averaged over them, as in van den Oord et al. (2017)
+and the keras.io example, so that the commitment cost keeps its published scale.
+Terms are computed in float32 whatever the inputs' dtype, so mixed-precision
+models keep a float32 objective. Models average these over the batch; nothing
+here reduces over examples.
 """
 
 import math
@@ -11,6 +14,9 @@ import math
 from keras import ops
 
 __all__ = [
+    "mean_squared_error",
+    "vq_codebook_loss",
+    "vq_commitment_loss",
     "bernoulli_log_likelihood",
     "diagonal_gaussian_log_prob",
     "gaussian_kl",
@@ -23,6 +29,13 @@ _LOG_2PI = math.log(2.0 * math.pi)
 
 def _f32(x):
     return ops.cast(x, "float32")
+
+
+def _mean_per_example(t):
+    """Averages every axis but the first."""
+    if len(t.shape) == 1:
+        return t
+    return ops.mean(ops.reshape(t, (ops.shape(t)[0], -1)), axis=-1)
 
 
 def _sum_per_example(t):
@@ -98,3 +111,26 @@ def standard_normal_log_prob(z):
     """log N(z; 0, I), summed over the last axis."""
     z = _f32(z)
     return ops.sum(-0.5 * (_LOG_2PI + ops.square(z)), axis=-1)
+
+
+def mean_squared_error(x, x_hat):
+    """Mean over pixels of (x - x_hat)^2, per example."""
+    return _mean_per_example(ops.square(_f32(x) - _f32(x_hat)))
+
+
+def vq_codebook_loss(z, z_q):
+    """||sg(z) - z_q||^2 averaged over positions and dimensions, per example.
+
+    Moves the codewords `z_q` toward the encoder outputs `z`; no gradient reaches
+    the encoder (van den Oord et al., 2017, eq. 3, second term).
+    """
+    return _mean_per_example(ops.square(ops.stop_gradient(_f32(z)) - _f32(z_q)))
+
+
+def vq_commitment_loss(z, z_q):
+    """||z - sg(z_q)||^2 averaged over positions and dimensions, per example.
+
+    Keeps the encoder committed to its codewords; no gradient reaches the
+    codebook (eq. 3, third term, without its weight beta).
+    """
+    return _mean_per_example(ops.square(_f32(z) - ops.stop_gradient(_f32(z_q))))

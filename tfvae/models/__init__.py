@@ -6,5 +6,6 @@ which XLA removes; `compile(jit_compile="auto")` therefore means no XLA here.
 
 from tfvae.models.conditional_vae import ConditionalVAE
 from tfvae.models.vae import VAE
+from tfvae.models.vqvae import VQVAE
 
-__all__ = ["ConditionalVAE", "VAE"]
+__all__ = ["ConditionalVAE", "VAE", "VQVAE"]

@@ -103,3 +103,49 @@ def conv_decoder(
 
     outputs = [head("params"), head("log_scale")] if two_heads else head("params")
     return _model(z_in, y_in, outputs, "decoder")
+
+
+def _residual_stack(h, hidden_filters, residual_filters, blocks, prefix):
+    """Residual blocks of VQ-VAE: x + conv1x1(relu(conv3x3(relu(x)))), then a ReLU."""
+    for i in range(blocks):
+        r = layers.ReLU(name=f"{prefix}_res{i}_relu")(h)
+        r = layers.Conv2D(residual_filters, 3, padding="same", activation="relu", name=f"{prefix}_res{i}_conv3")(r)
+        r = layers.Conv2D(hidden_filters, 1, name=f"{prefix}_res{i}_conv1")(r)
+        h = layers.Add(name=f"{prefix}_res{i}_add")([h, r])
+    return layers.ReLU(name=f"{prefix}_res_out")(h)
+
+
+def vq_encoder(input_shape, embedding_dim, hidden_filters=128, residual_filters=32,
+               num_downsamplings=2, num_residual_blocks=2):
+    """VQ-VAE encoder (van den Oord et al., 2017): 4x4 stride-2 convolutions, a 3x3
+    convolution, residual blocks, and a 1x1 convolution to `embedding_dim`."""
+    x_in = keras.Input(shape=tuple(input_shape), name="image")
+    h = x_in
+    for i in range(num_downsamplings):
+        filters = hidden_filters if i == num_downsamplings - 1 else max(hidden_filters // 2, 1)
+        h = layers.Conv2D(filters, 4, strides=2, padding="same", activation="relu", name=f"down_{i}")(h)
+    h = layers.Conv2D(hidden_filters, 3, padding="same", name="enc_conv")(h)
+    h = _residual_stack(h, hidden_filters, residual_filters, num_residual_blocks, "enc")
+    z = layers.Conv2D(embedding_dim, 1, name="pre_quantization")(h)
+    return keras.Model(x_in, z, name="encoder")
+
+
+def vq_decoder(output_shape, embedding_dim, hidden_filters=128, residual_filters=32,
+               num_downsamplings=2, num_residual_blocks=2):
+    """Mirror of `vq_encoder`: 3x3 convolution, residual blocks, 4x4 stride-2 transposed
+    convolutions, cropped to the image size. Outputs one value per pixel and channel."""
+    height, width, channels = output_shape
+    gh, gw = math.ceil(height / 2**num_downsamplings), math.ceil(width / 2**num_downsamplings)
+    z_in = keras.Input(shape=(gh, gw, embedding_dim), name="quantized")
+    h = layers.Conv2D(hidden_filters, 3, padding="same", name="dec_conv")(z_in)
+    h = _residual_stack(h, hidden_filters, residual_filters, num_residual_blocks, "dec")
+    for i in range(num_downsamplings):
+        last = i == num_downsamplings - 1
+        h = layers.Conv2DTranspose(
+            channels if last else max(hidden_filters // 2, 1), 4, strides=2, padding="same",
+            activation=None if last else "relu", name=f"up_{i}",
+        )(h)
+    crop = ((0, gh * 2**num_downsamplings - height), (0, gw * 2**num_downsamplings - width))
+    if crop != ((0, 0), (0, 0)):
+        h = layers.Cropping2D(crop, name="crop")(h)
+    return keras.Model(z_in, h, name="decoder")

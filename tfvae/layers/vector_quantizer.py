@@ -1,0 +1,357 @@
+"""Vector quantisation with a straight-through gradient, plain and EMA codebooks."""
+
+import numbers
+
+import keras
+import numpy as np
+import tensorflow as tf
+from keras import ops
+
+from tfvae import losses
+
+# State written inside a replica (EMA statistics, restarts): every replica computes
+# the same value from all-reduced statistics, so the first replica's write suffices.
+_REPLICA_WRITTEN = "only_first_replica"
+
+
+def _check_int(name, value, minimum):
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+        raise ValueError(f"`{name}` must be an int >= {minimum}; received {name}={value!r}.")
+    return int(value)
+
+
+def _check_real(name, value, low, high, low_open=False, high_open=False):
+    ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and np.isfinite(value)
+    ok = ok and (value > low if low_open else value >= low) and (value < high if high_open else value <= high)
+    if not ok:
+        lo, hi = "(" if low_open else "[", ")" if high_open else "]"
+        raise ValueError(f"`{name}` must be a number in {lo}{low}, {high}{hi}; received {name}={value!r}.")
+    return float(value)
+
+
+def _replica_sum(*tensors):
+    """Sums tensors over the replicas of a `tf.distribute` strategy (identity without one)."""
+    ctx = tf.distribute.get_replica_context()
+    if ctx is None or ctx.num_replicas_in_sync == 1:
+        return tensors
+    return tuple(ctx.all_reduce(tf.distribute.ReduceOp.SUM, list(tensors)))
+
+
+def _from_first_replica(tensor):
+    """The first replica's value of `tensor`, on every replica."""
+    ctx = tf.distribute.get_replica_context()
+    if ctx is None or ctx.num_replicas_in_sync == 1:
+        return tensor
+    mine = tf.cast(tf.equal(ctx.replica_id_in_sync_group, 0), tensor.dtype)
+    return ctx.all_reduce(tf.distribute.ReduceOp.SUM, tensor * mine)
+
+
+@keras.saving.register_keras_serializable(package="tfvae")
+class VectorQuantizer(keras.layers.Layer):
+    """Maps each vector to its nearest codeword, with a straight-through gradient.
+
+    The quantiser of van den Oord et al., *Neural Discrete Representation
+    Learning* (2017). For inputs z of shape `(..., embedding_dim)`, the code of
+    each vector is argmin_k ||z - e_k||^2, computed as
+    ||z||^2 - 2 z.e_k + ||e_k||^2 with one matmul (no `(N, K, D)` tensor) and
+    `tf.argmin` (which TFLite's builtin ops run). The output is
+    z + stop_gradient(z_q - z): its value is z_q and its gradient with respect to
+    z is the identity. The layer adds the loss
+
+        ||sg(z) - z_q||^2 + commitment_cost * ||z - sg(z_q)||^2
+
+    (each averaged over positions and dimensions, then over the batch) with
+    `add_loss`; `quantize_details` returns its terms per example. The layer
+    always computes in float32, also under a mixed-precision policy.
+
+    Codes unused for `dead_code_steps` consecutive training steps are restarted:
+    each is set to a randomly chosen encoder output of the current batch.
+
+    Args:
+        num_embeddings: int >= 2. Number of codewords K.
+        embedding_dim: int >= 1. Size D of each codeword; the inputs' last axis.
+        commitment_cost: float >= 0. beta, the commitment loss weight.
+        dead_code_steps: int >= 1 or None. Restart codes unused this many
+            training steps in a row; None never restarts.
+        embeddings_initializer: initializer of the codebook.
+        return_indices: bool. When True, calling returns `(quantized, indices)`.
+        seed: int or None. Seed of the restarts' random choices.
+        **kwargs: base `keras.layers.Layer` arguments; `dtype` defaults to float32.
+
+    Call arguments:
+        inputs: float tensor `(..., embedding_dim)`, any rank >= 2.
+        training: bool. Statistics and restarts are updated only when True.
+
+    Returns:
+        The quantised tensor, shaped like `inputs` (float32); with
+        `return_indices`, also the int32 code indices of shape `inputs.shape[:-1]`.
+
+    Example:
+
+    >>> vq = VectorQuantizer(num_embeddings=128, embedding_dim=16)
+    >>> z_q = vq(keras.random.normal((8, 7, 7, 16)))    # (8, 7, 7, 16), loss in vq.losses
+    >>> codes = vq.get_code_indices(keras.random.normal((8, 7, 7, 16)))  # (8, 7, 7) int32
+    >>> vectors = vq.lookup(codes)                                     # (8, 7, 7, 16)
+    """
+
+    # The EMA subclass updates the codebook by moving averages instead of gradients.
+    _codebook_trainable = True
+
+    def __init__(
+        self,
+        num_embeddings,
+        embedding_dim,
+        commitment_cost=0.25,
+        dead_code_steps=None,
+        embeddings_initializer="variance_scaling",
+        return_indices=False,
+        seed=None,
+        **kwargs,
+    ):
+        if kwargs.get("dtype") is None:
+            kwargs["dtype"] = "float32"  # distances and losses stay float32 under mixed precision
+        super().__init__(**kwargs)
+        self.num_embeddings = _check_int("num_embeddings", num_embeddings, 2)
+        self.embedding_dim = _check_int("embedding_dim", embedding_dim, 1)
+        self.commitment_cost = _check_real("commitment_cost", commitment_cost, 0.0, np.inf, high_open=True)
+        if dead_code_steps is not None:
+            dead_code_steps = _check_int("dead_code_steps", dead_code_steps, 1)
+        self.dead_code_steps = dead_code_steps
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+            raise ValueError(f"`seed` must be an int or None; received seed={seed!r}.")
+        self.seed = seed
+        self.embeddings_initializer = keras.initializers.get(embeddings_initializer)
+        self.return_indices = bool(return_indices)
+
+    def build(self, input_shape):
+        if input_shape[-1] != self.embedding_dim:
+            raise ValueError(
+                f"{type(self).__name__} expects inputs whose last axis is embedding_dim="
+                f"{self.embedding_dim}; received input shape {tuple(input_shape)}."
+            )
+        self.embeddings = self.add_weight(
+            shape=(self.num_embeddings, self.embedding_dim),
+            initializer=self.embeddings_initializer,
+            trainable=self._codebook_trainable,
+            aggregation=_REPLICA_WRITTEN,
+            name="embeddings",
+        )
+        self.update_step = self.add_weight(
+            shape=(), initializer="zeros", dtype="int32", trainable=False,
+            aggregation=_REPLICA_WRITTEN, name="update_step",
+        )
+        if self.dead_code_steps is not None:
+            self.steps_since_used = self.add_weight(
+                shape=(self.num_embeddings,), initializer="zeros", dtype="int32", trainable=False,
+                aggregation=_REPLICA_WRITTEN, name="steps_since_used",
+            )
+            self.restarts = self.add_weight(
+                shape=(), initializer="zeros", dtype="int32", trainable=False,
+                aggregation=_REPLICA_WRITTEN, name="restarts",
+            )
+
+    # ------------------------------------------------------------------ codes
+    def _nearest(self, flat):
+        e = ops.convert_to_tensor(self.embeddings)
+        distances = (
+            ops.sum(ops.square(flat), axis=1, keepdims=True)
+            - 2.0 * ops.matmul(flat, ops.transpose(e))
+            + ops.sum(ops.square(e), axis=1)[None, :]
+        )
+        # tf.argmin, not keras.ops.argmin: the latter lowers to ops TFLite's builtins lack.
+        return tf.argmin(distances, axis=1, output_type=tf.int32)
+
+    def get_code_indices(self, inputs):
+        """Int32 indices of the nearest codewords, shape `inputs.shape[:-1]`."""
+        z = ops.cast(inputs, "float32")
+        flat = ops.reshape(z, (-1, self.embedding_dim))
+        return ops.reshape(self._nearest(flat), ops.shape(z)[:-1])
+
+    def lookup(self, indices):
+        """Codewords of int `indices` of any shape: shape `(*indices.shape, embedding_dim)`.
+
+        The inverse of `get_code_indices`. (Not named `quantize`: Keras reserves
+        `Layer.quantize(mode)` for its int8/float8 quantisation and wraps it on
+        every layer.)
+        """
+        if not tf.is_tensor(indices):
+            indices = np.asarray(indices)
+        if not tf.as_dtype(indices.dtype).is_integer:
+            raise ValueError(f"lookup: code indices must be integers; received dtype {indices.dtype}.")
+        indices = ops.cast(indices, "int32")
+        if tf.executing_eagerly() and ops.size(indices) > 0:
+            low, high = int(ops.min(indices)), int(ops.max(indices))
+            if low < 0 or high >= self.num_embeddings:
+                raise ValueError(
+                    f"lookup: code indices must lie in [0, {self.num_embeddings}); received values in [{low}, {high}]."
+                )
+        return ops.take(self.embeddings, indices, axis=0)
+
+    # ----------------------------------------------------------------- forward
+    def _vq_loss(self, codebook_loss, commitment_loss):
+        return codebook_loss + self.commitment_cost * commitment_loss
+
+    def quantize_details(self, inputs, training=False):
+        """Quantises `inputs` and returns everything a model needs, as a dict.
+
+        Keys: "quantized" (straight-through output), "indices" (int32),
+        "codebook_loss", "commitment_loss" and "loss" (the layer's weighted loss),
+        the last three per example `(batch,)`. Adds no layer loss; when
+        `training`, updates the layer's statistics (and, for the EMA layer, the
+        codebook).
+        """
+        z = ops.cast(inputs, "float32")
+        flat = ops.reshape(z, (-1, self.embedding_dim))
+        flat_indices = self._nearest(flat)
+        z_q = ops.reshape(ops.take(self.embeddings, flat_indices, axis=0), ops.shape(z))
+        codebook_loss = losses.vq_codebook_loss(z, z_q)
+        commitment_loss = losses.vq_commitment_loss(z, z_q)
+        if training:
+            self._update(flat, flat_indices)
+        return {
+            "quantized": z + ops.stop_gradient(z_q - z),
+            "indices": ops.reshape(flat_indices, ops.shape(z)[:-1]),
+            "codebook_loss": codebook_loss,
+            "commitment_loss": commitment_loss,
+            "loss": self._vq_loss(codebook_loss, commitment_loss),
+        }
+
+    def call(self, inputs, training=None):
+        details = self.quantize_details(inputs, training=bool(training))
+        self.add_loss(ops.mean(details["loss"]))
+        if self.return_indices:
+            return details["quantized"], details["indices"]
+        return details["quantized"]
+
+    def compute_output_shape(self, input_shape):
+        if self.return_indices:
+            return tuple(input_shape), tuple(input_shape[:-1])
+        return tuple(input_shape)
+
+    def compute_output_spec(self, inputs, training=None):
+        quantized = keras.KerasTensor(inputs.shape, dtype="float32")
+        if self.return_indices:
+            return quantized, keras.KerasTensor(inputs.shape[:-1], dtype="int32")
+        return quantized
+
+    # ----------------------------------------------------------------- updates
+    def _code_statistics(self, flat, flat_indices):
+        """Per-code counts `(K,)` and sums of assigned vectors `(K, D)`, over all replicas."""
+        one_hot = ops.one_hot(flat_indices, self.num_embeddings, dtype="float32")
+        counts = ops.sum(one_hot, axis=0)
+        sums = ops.matmul(ops.transpose(one_hot), flat)
+        return _replica_sum(counts, sums)
+
+    def _update(self, flat, flat_indices):
+        counts, sums = self._code_statistics(flat, flat_indices)
+        self._update_codebook(counts, sums)
+        if self.dead_code_steps is not None:
+            self._restart_dead_codes(flat, counts)
+        self.update_step.assign_add(1)
+
+    def _update_codebook(self, counts, sums):
+        """Gradient-trained codebook: nothing to do here."""
+
+    def _restart_dead_codes(self, flat, counts):
+        steps = ops.where(counts > 0, 0, self.steps_since_used + 1)
+        dead = steps >= self.dead_code_steps
+        # Stateless draws keyed by the step: every replica picks the same rows.
+        seed = tf.stack([tf.constant(self.seed or 0, tf.int32), tf.cast(self.update_step, tf.int32)])
+        n = tf.shape(flat)[0]
+        pick = tf.random.stateless_uniform((self.num_embeddings,), seed, 0, n, dtype=tf.int32)
+        candidates = _from_first_replica(tf.gather(flat, pick))
+        new_embeddings = ops.where(dead[:, None], candidates, self.embeddings)
+        self.embeddings.assign(new_embeddings)
+        self.steps_since_used.assign(ops.where(dead, 0, steps))
+        self.restarts.assign_add(ops.sum(ops.cast(dead, "int32")))
+        self._reset_codes(dead, new_embeddings)
+
+    def _reset_codes(self, dead, new_embeddings):
+        """Resets per-code state of restarted codes (EMA statistics); none here."""
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "num_embeddings": self.num_embeddings,
+            "embedding_dim": self.embedding_dim,
+            "commitment_cost": self.commitment_cost,
+            "dead_code_steps": self.dead_code_steps,
+            "embeddings_initializer": keras.initializers.serialize(self.embeddings_initializer),
+            "return_indices": self.return_indices,
+            "seed": self.seed,
+        }
+
+
+@keras.saving.register_keras_serializable(package="tfvae")
+class VectorQuantizerEMA(VectorQuantizer):
+    """Vector quantiser whose codebook follows exponential moving averages.
+
+    The codebook update of van den Oord et al. (2017), appendix A.1, with
+    Laplace-smoothed cluster sizes. For each training batch, with n_i the number
+    of vectors assigned to code i and s_i their sum (both summed over replicas
+    under `tf.distribute`):
+
+        N_i <- decay * N_i + (1 - decay) * n_i
+        m_i <- decay * m_i + (1 - decay) * s_i
+        N~_i = (N_i + epsilon) / (sum_j N_j + K * epsilon) * sum_j N_j
+        e_i <- m_i / N~_i
+
+    The state starts as if each code had been seen once at its initial value
+    (N_i = 1, m_i = e_i), so an unused code keeps its value instead of collapsing
+    to zero. The codebook gets no gradient; only the commitment term
+    `commitment_cost * ||z - sg(z_q)||^2` is a loss. EMA state is non-trainable
+    and changes only when `training=True`; restarted codes get N_i = 1, m_i = e_i.
+
+    Args:
+        num_embeddings, embedding_dim, commitment_cost, dead_code_steps,
+        embeddings_initializer, return_indices, seed: as in `VectorQuantizer`.
+        decay: float in [0, 1). The moving averages' decay.
+        epsilon: float > 0. Laplace smoothing of the cluster sizes.
+        **kwargs: base layer arguments.
+
+    Call arguments, returns: as in `VectorQuantizer`.
+
+    Example:
+
+    >>> vq = VectorQuantizerEMA(num_embeddings=128, embedding_dim=16, decay=0.99)
+    >>> z_q = vq(keras.random.normal((8, 7, 7, 16)), training=True)  # also moves the codebook
+    """
+
+    _codebook_trainable = False
+
+    def __init__(self, num_embeddings, embedding_dim, commitment_cost=0.25, decay=0.99, epsilon=1e-5, **kwargs):
+        super().__init__(num_embeddings, embedding_dim, commitment_cost, **kwargs)
+        self.decay = _check_real("decay", decay, 0.0, 1.0, high_open=True)
+        self.epsilon = _check_real("epsilon", epsilon, 0.0, np.inf, low_open=True, high_open=True)
+
+    def build(self, input_shape):
+        super().build(input_shape)
+        self.ema_cluster_size = self.add_weight(
+            shape=(self.num_embeddings,), initializer="ones", trainable=False,
+            aggregation=_REPLICA_WRITTEN, name="ema_cluster_size",
+        )
+        self.ema_embedding_sum = self.add_weight(
+            shape=(self.num_embeddings, self.embedding_dim), initializer="zeros", trainable=False,
+            aggregation=_REPLICA_WRITTEN, name="ema_embedding_sum",
+        )
+        self.ema_embedding_sum.assign(self.embeddings)
+
+    def _vq_loss(self, codebook_loss, commitment_loss):
+        return self.commitment_cost * commitment_loss
+
+    def _update_codebook(self, counts, sums):
+        d = self.decay
+        size = d * self.ema_cluster_size + (1.0 - d) * counts
+        total = d * self.ema_embedding_sum + (1.0 - d) * sums
+        n = ops.sum(size)
+        smoothed = (size + self.epsilon) / (n + self.num_embeddings * self.epsilon) * n
+        self.ema_cluster_size.assign(size)
+        self.ema_embedding_sum.assign(total)
+        self.embeddings.assign(total / smoothed[:, None])
+
+    def _reset_codes(self, dead, new_embeddings):
+        self.ema_cluster_size.assign(ops.where(dead, 1.0, self.ema_cluster_size))
+        self.ema_embedding_sum.assign(ops.where(dead[:, None], new_embeddings, self.ema_embedding_sum))
+
+    def get_config(self):
+        return {**super().get_config(), "decay": self.decay, "epsilon": self.epsilon}

@@ -1,0 +1,299 @@
+"""The VQ-VAE of Neural Discrete Representation Learning."""
+
+import numbers
+
+import keras
+import numpy as np
+import tensorflow as tf
+from keras import ops
+
+from tfvae import losses
+from tfvae._checks import check_image_batch
+from tfvae.layers.vector_quantizer import VectorQuantizer, VectorQuantizerEMA
+from tfvae.metrics import CodebookPerplexity, CodebookUsage
+from tfvae.models import networks
+from tfvae.models._checked_model import CheckedModel
+from tfvae.models.vae import _static_input_shape
+
+RECONSTRUCTIONS = ("mse", "bernoulli")
+QUANTIZERS = {"vq": VectorQuantizer, "ema": VectorQuantizerEMA}
+
+
+@keras.saving.register_keras_serializable(package="tfvae")
+class VQVAE(CheckedModel):
+    """Vector-quantised autoencoder: encoder, codebook, decoder.
+
+    Follows van den Oord et al., *Neural Discrete Representation Learning*
+    (NeurIPS 2017). The encoder maps an image to a grid of vectors
+    `(h, w, embedding_dim)`. The quantizer (`VectorQuantizer` or
+    `VectorQuantizerEMA`) replaces each with its nearest codeword, passing
+    gradients straight through. The decoder maps the quantised grid back to an
+    image. The training loss per example is
+
+        reconstruction + ||sg(z) - z_q||^2 + beta * ||z - sg(z_q)||^2
+
+    where reconstruction is the mean squared error divided by `data_variance`
+    (the keras.io example's normalisation) or, with `reconstruction="bernoulli"`,
+    the Bernoulli negative log-likelihood in nats (summed over pixels, for
+    binary data). The EMA quantizer drops the codebook term. `fit`/`evaluate`
+    report `loss`, `reconstruction`, `vq_loss`, `perplexity` and
+    `codebook_usage` (the latter two over the whole epoch).
+
+    Args:
+        encoder: keras.Model. Images `(batch, H, W, C)` to `(batch, h, w, D)`.
+        decoder: keras.Model. `(batch, h, w, D)` to `(batch, H, W, C)`: images
+            ("mse") or logits ("bernoulli").
+        quantizer: `VectorQuantizer` or `VectorQuantizerEMA` with `embedding_dim` D.
+        reconstruction: str. "mse" or "bernoulli".
+        data_variance: float > 0. Divides the squared error ("mse" only).
+        validate_inputs: bool. Check images and codes; see `tfvae.models`.
+        **kwargs: base `keras.Model` arguments.
+
+    Call arguments:
+        inputs: images `(batch, H, W, C)`.
+        training: bool.
+
+    Returns:
+        `call` returns the reconstruction (pixel probabilities for "bernoulli"),
+        shaped like the input. `encode` returns int32 codes `(batch, h, w)`;
+        `decode` maps such codes to images.
+
+    Example:
+
+    >>> vqvae = VQVAE.conv((28, 28, 1), num_embeddings=128, embedding_dim=16,
+    ...                    data_variance=tfvae.data.pixel_variance("mnist"))
+    >>> vqvae.compile(keras.optimizers.Adam(2e-4))
+    >>> vqvae.fit(tfvae.data.load("mnist", "train", 128), epochs=10)
+    >>> codes = vqvae.encode(x)           # (batch, 7, 7) int32
+    >>> images = vqvae.decode(codes)
+    """
+
+    def __init__(self, encoder, decoder, quantizer, reconstruction="mse", data_variance=1.0,
+                 validate_inputs=True, **kwargs):
+        kwargs.setdefault("name", "vqvae")
+        super().__init__(**kwargs)
+        for arg, net in (("encoder", encoder), ("decoder", decoder)):
+            if not isinstance(net, keras.layers.Layer):
+                raise ValueError(f"`{arg}` must be a keras.Model or Layer; received {arg}={net!r}.")
+        if not isinstance(quantizer, VectorQuantizer):
+            raise ValueError(
+                f"`quantizer` must be a tfvae VectorQuantizer or VectorQuantizerEMA; received quantizer={quantizer!r}."
+            )
+        if reconstruction not in RECONSTRUCTIONS:
+            raise ValueError(
+                f"`reconstruction` must be one of {RECONSTRUCTIONS}; received reconstruction={reconstruction!r}."
+            )
+        if (isinstance(data_variance, bool) or not isinstance(data_variance, numbers.Real)
+                or not np.isfinite(data_variance) or data_variance <= 0):
+            raise ValueError(f"`data_variance` must be a number > 0; received data_variance={data_variance!r}.")
+        self.encoder = encoder
+        self.decoder = decoder
+        self.quantizer = quantizer
+        self.reconstruction = reconstruction
+        self.data_variance = float(data_variance)
+        self.validate_inputs = bool(validate_inputs)
+        self.loss_tracker = keras.metrics.Mean(name="loss")
+        self.reconstruction_tracker = keras.metrics.Mean(name="reconstruction")
+        self.vq_loss_tracker = keras.metrics.Mean(name="vq_loss")
+        self.perplexity_tracker = CodebookPerplexity(quantizer.num_embeddings)
+        self.usage_tracker = CodebookUsage(quantizer.num_embeddings)
+        self._image_shape = None
+        self._grid_shape = None
+        shape = _static_input_shape(encoder)
+        if shape is not None and all(d is not None for d in shape):
+            self.build((None, *shape))
+
+    @classmethod
+    def conv(
+        cls,
+        input_shape,
+        num_embeddings=128,
+        embedding_dim=16,
+        hidden_filters=128,
+        residual_filters=32,
+        num_downsamplings=2,
+        num_residual_blocks=2,
+        quantizer="vq",
+        commitment_cost=0.25,
+        decay=0.99,
+        dead_code_steps=None,
+        seed=None,
+        **kwargs,
+    ):
+        """The paper's residual convolutional encoder and decoder around a codebook.
+
+        Args:
+            input_shape: `(H, W, C)`.
+            num_embeddings, embedding_dim: codebook size K and code size D.
+            hidden_filters, residual_filters: widths of the conv and residual layers.
+            num_downsamplings: stride-2 steps; the code grid is H / 2^n by W / 2^n.
+            num_residual_blocks: residual blocks in encoder and decoder.
+            quantizer: "vq" (codebook by gradient) or "ema" (moving averages).
+            commitment_cost, decay, dead_code_steps, seed: quantizer settings.
+            **kwargs: `VQVAE` arguments (reconstruction, data_variance, ...).
+        """
+        if quantizer not in QUANTIZERS:
+            raise ValueError(f"`quantizer` must be one of {tuple(QUANTIZERS)}; received quantizer={quantizer!r}.")
+        if len(input_shape) != 3:
+            raise ValueError(f"VQVAE.conv needs input_shape (H, W, C); received input_shape={tuple(input_shape)}.")
+        for name, value in (("num_downsamplings", num_downsamplings), ("num_residual_blocks", num_residual_blocks)):
+            if not isinstance(value, numbers.Integral) or value < (1 if name == "num_downsamplings" else 0):
+                raise ValueError(f"`{name}` must be a non-negative int (>= 1 for downsamplings); received {name}={value!r}.")
+        arch = dict(hidden_filters=hidden_filters, residual_filters=residual_filters,
+                    num_downsamplings=num_downsamplings, num_residual_blocks=num_residual_blocks)
+        encoder = networks.vq_encoder(input_shape, embedding_dim, **arch)
+        decoder = networks.vq_decoder(input_shape, embedding_dim, **arch)
+        q_args = dict(commitment_cost=commitment_cost, dead_code_steps=dead_code_steps, seed=seed, name="quantizer")
+        if quantizer == "ema":
+            q_args["decay"] = decay
+        vq = QUANTIZERS[quantizer](num_embeddings, embedding_dim, **q_args)
+        return cls(encoder, decoder, vq, **kwargs)
+
+    def build(self, input_shape):
+        if self.built:
+            return
+        self._image_shape = tuple(input_shape)[1:]
+        z_shape = tuple(self.encoder.compute_output_shape((1, *self._image_shape)))
+        self._grid_shape = z_shape[1:-1]
+        if not self.quantizer.built:
+            self.quantizer.build(z_shape)
+
+    @property
+    def image_shape(self):
+        """Shape of one image `(H, W, C)`."""
+        return self._image_shape
+
+    @property
+    def grid_shape(self):
+        """Shape of one code grid `(h, w)`."""
+        return self._grid_shape
+
+    @property
+    def num_embeddings(self):
+        return self.quantizer.num_embeddings
+
+    # ----------------------------------------------------------------- pieces
+    def _check_images(self, x, who):
+        if not self.built:
+            raise ValueError(f"{who}: the model is not built; call model.build((None, H, W, C)) first.")
+        if not self.validate_inputs:
+            return tf.convert_to_tensor(x)
+        value_range = (0.0, 1.0) if self.reconstruction == "bernoulli" else None
+        return check_image_batch(x, self.image_shape, value_range, who)
+
+    def _check_codes(self, codes, who):
+        if not tf.is_tensor(codes):
+            codes = np.asarray(codes)
+        if not tf.as_dtype(codes.dtype).is_integer:
+            raise ValueError(f"{who}: codes must be integers in [0, {self.num_embeddings}); received dtype {codes.dtype}.")
+        codes = tf.convert_to_tensor(codes)
+        expected = tuple(self.grid_shape)
+        if codes.shape.rank != 3 or tuple(codes.shape[1:]) != expected:
+            raise ValueError(
+                f"{who}: expected codes of shape (batch, {expected[0]}, {expected[1]}); received shape {tuple(codes.shape)}."
+            )
+        if tf.executing_eagerly() and codes.shape[0]:
+            low, high = int(tf.reduce_min(codes)), int(tf.reduce_max(codes))
+            if low < 0 or high >= self.num_embeddings:
+                raise ValueError(
+                    f"{who}: codes must lie in [0, {self.num_embeddings}); received values in [{low}, {high}]."
+                )
+        return tf.cast(codes, tf.int32)
+
+    def _reconstruction_loss(self, x, decoded):
+        if self.reconstruction == "bernoulli":
+            return -losses.bernoulli_log_likelihood(x, decoded)
+        return losses.mean_squared_error(x, decoded) / self.data_variance
+
+    def _output(self, decoded):
+        decoded = ops.cast(decoded, "float32")
+        return ops.sigmoid(decoded) if self.reconstruction == "bernoulli" else decoded
+
+    def _forward(self, x, training):
+        z = self.encoder(x, training=training)
+        details = self.quantizer.quantize_details(z, training=training)
+        decoded = self.decoder(details["quantized"], training=training)
+        return decoded, details
+
+    # ------------------------------------------------------------- keras API
+    def call(self, inputs, training=False):
+        decoded, _ = self._forward(inputs, training)
+        return self._output(decoded)
+
+    @property
+    def metrics(self):
+        return [self.loss_tracker, self.reconstruction_tracker, self.vq_loss_tracker,
+                self.perplexity_tracker, self.usage_tracker]
+
+    def _report(self, reconstruction, vq_loss, indices):
+        self.loss_tracker.update_state(reconstruction + vq_loss)
+        self.reconstruction_tracker.update_state(reconstruction)
+        self.vq_loss_tracker.update_state(vq_loss)
+        self.perplexity_tracker.update_state(indices)
+        self.usage_tracker.update_state(indices)
+        return {m.name: m.result() for m in self.metrics}
+
+    @staticmethod
+    def _images_of(data):
+        return data[0] if isinstance(data, (tuple, list)) else data
+
+    def train_step(self, data):
+        x = self._check_images(self._images_of(data), f"{type(self).__name__}.fit")
+        with tf.GradientTape() as tape:
+            decoded, details = self._forward(x, training=True)
+            reconstruction = ops.mean(self._reconstruction_loss(x, decoded))
+            vq_loss = ops.mean(details["loss"])
+            objective = reconstruction + vq_loss
+            if self.losses:
+                objective = objective + ops.sum(self.losses)
+            replicas = tf.distribute.get_strategy().num_replicas_in_sync
+            objective = self.optimizer.scale_loss(objective / replicas)
+        grads = tape.gradient(objective, self.trainable_variables)
+        self.optimizer.apply_gradients(zip(grads, self.trainable_variables))
+        return self._report(reconstruction, vq_loss, details["indices"])
+
+    def test_step(self, data):
+        x = self._check_images(self._images_of(data), f"{type(self).__name__}.evaluate")
+        decoded, details = self._forward(x, training=False)
+        return self._report(ops.mean(self._reconstruction_loss(x, decoded)), ops.mean(details["loss"]),
+                            details["indices"])
+
+    def predict_step(self, data):
+        x = self._check_images(self._images_of(data), f"{type(self).__name__}.predict")
+        return self(x, training=False)
+
+    # ------------------------------------------------------------ public API
+    def encode(self, x):
+        """Int32 code grid `(batch, h, w)` of images `(batch, H, W, C)`."""
+        x = self._check_images(x, f"{type(self).__name__}.encode")
+        return self.quantizer.get_code_indices(self.encoder(x, training=False))
+
+    def decode(self, codes):
+        """Images `(batch, H, W, C)` of int codes `(batch, h, w)` in [0, num_embeddings)."""
+        codes = self._check_codes(codes, f"{type(self).__name__}.decode")
+        return self._output(self.decoder(self.quantizer.lookup(codes), training=False))
+
+    def reconstruct(self, x):
+        """decode(encode(x))."""
+        x = self._check_images(x, f"{type(self).__name__}.reconstruct")
+        return self(x, training=False)
+
+    # ---------------------------------------------------------- serialisation
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            encoder=keras.saving.serialize_keras_object(self.encoder),
+            decoder=keras.saving.serialize_keras_object(self.decoder),
+            quantizer=keras.saving.serialize_keras_object(self.quantizer),
+            reconstruction=self.reconstruction,
+            data_variance=self.data_variance,
+            validate_inputs=self.validate_inputs,
+        )
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        for key in ("encoder", "decoder", "quantizer"):
+            config[key] = keras.saving.deserialize_keras_object(config[key])
+        return cls(**config)
