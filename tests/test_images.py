@@ -39,3 +39,11 @@ def test_latent_manifold_covers_the_prior_quantiles():
     assert grid.shape == (25, 4, 4, 1)
     with pytest.raises(ValueError, match="latent_dim=3"):
         images.latent_manifold(tfvae.VAE.mlp((4, 4, 1), latent_dim=3, hidden_units=(4,)))
+
+
+def test_code_images_colour_each_code_consistently():
+    codes = np.array([[[0, 1], [1, 2]]])
+    rgb = images.code_images(codes, num_embeddings=3, image_size=(4, 4))
+    assert rgb.shape == (1, 4, 4, 3)
+    np.testing.assert_array_equal(rgb[0, 0, 2], rgb[0, 2, 0])  # both code 1
+    assert not np.array_equal(rgb[0, 0, 0], rgb[0, 0, 2])

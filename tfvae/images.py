@@ -7,7 +7,7 @@ import tempfile
 import numpy as np
 import tensorflow as tf
 
-__all__ = ["image_grid", "latent_manifold", "save_png"]
+__all__ = ["code_images", "image_grid", "latent_manifold", "save_png"]
 
 
 def image_grid(images, columns=None, padding=1, value_range=(0.0, 1.0)):
@@ -67,3 +67,20 @@ def latent_manifold(vae, size=20, labels=None):
     if labels is not None:
         return vae.decode(z, np.full(len(z), labels)).numpy()
     return vae.decode(z).numpy()
+
+
+def code_images(codes, num_embeddings, image_size=None, seed=0):
+    """Code grids `(n, h, w)` as RGB images, one fixed random colour per code.
+
+    Each grid is enlarged by pixel repetition to about `image_size` (height,
+    width) so that it sits beside the images it encodes.
+    """
+    codes = np.asarray(codes)
+    if codes.ndim != 3:
+        raise ValueError(f"code_images expects codes (n, h, w); received shape {codes.shape}.")
+    palette = np.random.default_rng(seed).random((num_embeddings, 3)).astype(np.float32)
+    rgb = palette[np.clip(codes, 0, num_embeddings - 1)]
+    if image_size is not None:
+        fy, fx = max(1, image_size[0] // codes.shape[1]), max(1, image_size[1] // codes.shape[2])
+        rgb = rgb.repeat(fy, axis=1).repeat(fx, axis=2)
+    return rgb

@@ -1,8 +1,8 @@
 """End-to-end training runs shared by `examples/` and the command line.
 
 Each function takes plain arguments, trains, evaluates, writes its figures and
-model into `output_dir`, prints progress, and returns a dict of the measured
-figures (also written as `results.json`).
+model into `output_dir`, prints progress, and returns the model and a dict of
+the measured figures (also written as `results.json`).
 """
 
 import json
@@ -15,25 +15,37 @@ import numpy as np
 import tensorflow as tf
 
 from tfvae import data, images
-from tfvae.models import VAE, ConditionalVAE
+from tfvae.models import VAE, VQVAE, ConditionalVAE
 
-__all__ = ["EpochReport", "train_vae"]
+__all__ = ["EpochReport", "train_vae", "train_vqvae"]
 
 
 class EpochReport(keras.callbacks.Callback):
-    """Prints one line per epoch: train and test -ELBO (nats per example)."""
+    """Prints one line per epoch: the chosen metrics on training and test data.
 
-    def __init__(self, total_epochs, printer=print):
+    Args:
+        total_epochs: int. For "epoch i/n".
+        metrics: dict. Metric name -> label, e.g. {"loss": "-ELBO"}.
+        unit: str. Appended to the line.
+        printer: callable. Where lines go.
+    """
+
+    def __init__(self, total_epochs, metrics=None, unit=" nats", printer=print):
         super().__init__()
         self.total_epochs = total_epochs
+        self.metrics_to_print = metrics or {"loss": "-ELBO"}
+        self.unit = unit
         self.printer = printer
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
-        line = f"epoch {epoch + 1}/{self.total_epochs}: train -ELBO {logs.get('loss', float('nan')):.2f}"
-        if "val_loss" in logs:
-            line += f", test -ELBO {logs['val_loss']:.2f}"
-        self.printer(line + " nats", flush=True)
+        parts = []
+        for prefix, split in (("", "train"), ("val_", "test")):
+            shown = [f"{label} {logs[prefix + name]:.4g}" for name, label in self.metrics_to_print.items()
+                     if prefix + name in logs]
+            if shown:
+                parts.append(f"{split} " + ", ".join(shown))
+        self.printer(f"epoch {epoch + 1}/{self.total_epochs}: " + "; ".join(parts) + self.unit, flush=True)
 
 
 def _write_json(path, payload):
@@ -86,7 +98,7 @@ def train_vae(
         verbose: int. 0 silent, 1 one line per epoch, 2 Keras' progress bar too.
 
     Returns:
-        dict of the measured figures.
+        (model, dict of the measured figures).
     """
     info = data.dataset_info(dataset)
     say = print if verbose else (lambda *a, **k: None)
@@ -119,7 +131,7 @@ def train_vae(
 
     start = time.perf_counter()
     history = model.fit(train_ds, validation_data=test_ds, epochs=epochs,
-                        verbose=2 if verbose > 1 else 0, callbacks=[EpochReport(epochs, say)] if verbose else [])
+                        verbose=2 if verbose > 1 else 0, callbacks=[EpochReport(epochs, printer=say)] if verbose else [])
     train_seconds = time.perf_counter() - start
     results = {
         "dataset": dataset,
@@ -164,4 +176,86 @@ def train_vae(
     written.append("model.keras")
     _write_json(os.path.join(output_dir, "results.json"), results)
     say(f"Wrote {', '.join(written)} and results.json to {output_dir}", flush=True)
-    return results
+    return model, results
+
+
+def train_vqvae(
+    dataset="mnist",
+    quantizer="vq",
+    num_embeddings=128,
+    embedding_dim=16,
+    hidden_filters=64,
+    residual_filters=32,
+    num_downsamplings=2,
+    num_residual_blocks=1,
+    commitment_cost=0.25,
+    decay=0.99,
+    dead_code_steps=None,
+    epochs=5,
+    batch_size=128,
+    learning_rate=1e-3,
+    train_examples=None,
+    output_dir="saved_models/vqvae",
+    seed=0,
+    verbose=1,
+):
+    """Trains a VQ-VAE, evaluates it on the test split and writes model and figures.
+
+    Reconstruction is the squared error divided by the training pixels' variance.
+    Writes model.keras, reconstructions.png (each test image beside its
+    reconstruction), codes.png (each test image beside its code grid, one
+    colour per code) and results.json into `output_dir`.
+
+    Returns:
+        (model, dict of measured figures).
+    """
+    info = data.dataset_info(dataset)
+    say = print if verbose else (lambda *a, **k: None)
+    keras.utils.set_random_seed(seed)
+    split = "train" if train_examples is None else f"train[:{int(train_examples)}]"
+    train_ds = data.load(dataset, split, batch_size, seed=seed)
+    x_test = data.load_arrays(dataset, "test")
+    variance = data.pixel_variance(dataset, split)
+    model = VQVAE.conv(
+        info.image_shape, num_embeddings=num_embeddings, embedding_dim=embedding_dim,
+        hidden_filters=hidden_filters, residual_filters=residual_filters, num_downsamplings=num_downsamplings,
+        num_residual_blocks=num_residual_blocks, quantizer=quantizer, commitment_cost=commitment_cost,
+        decay=decay, dead_code_steps=dead_code_steps, seed=seed, data_variance=variance,
+    )
+    model.compile(keras.optimizers.Adam(learning_rate))
+    say(f"Training a VQ-VAE ({quantizer}, {num_embeddings} codes of size {embedding_dim}, grid "
+        f"{model.grid_shape[0]}x{model.grid_shape[1]}) on {dataset} {split} for {epochs} epochs; "
+        f"{model.count_params():,} parameters; pixel variance {variance:.5f}.", flush=True)
+    test_ds = tf.data.Dataset.from_tensor_slices(x_test).batch(500)
+    report = EpochReport(epochs, {"reconstruction": "normalised MSE", "perplexity": "perplexity",
+                                  "codebook_usage": "usage"}, unit="", printer=say)
+    start = time.perf_counter()
+    history = model.fit(train_ds, validation_data=test_ds, epochs=epochs,
+                        verbose=2 if verbose > 1 else 0, callbacks=[report] if verbose else [])
+    results = {
+        "dataset": dataset,
+        "quantizer": quantizer,
+        "epochs": epochs,
+        "train_seconds": round(time.perf_counter() - start, 1),
+        "pixel_variance": variance,
+        **{f"train_{k}": float(v[-1]) for k, v in history.history.items() if not k.startswith("val_")},
+        **{f"test_{k[4:]}": float(v[-1]) for k, v in history.history.items() if k.startswith("val_")},
+    }
+    os.makedirs(output_dir, exist_ok=True)
+    originals = x_test[:50]
+    recon = model.reconstruct(originals).numpy()
+    pairs = np.stack([originals, recon], axis=1).reshape(-1, *info.image_shape)
+    images.save_png(os.path.join(output_dir, "reconstructions.png"), pairs, columns=10)
+    codes = model.encode(originals[:20]).numpy()
+    code_rgb = images.code_images(codes, num_embeddings, info.image_shape[:2])
+    canvas = np.ones((20, *info.image_shape[:2], 3), np.float32)  # grids may be smaller than images
+    canvas[:, : code_rgb.shape[1], : code_rgb.shape[2]] = code_rgb
+    rgb = originals[:20] if info.image_shape[-1] == 3 else np.repeat(originals[:20], 3, axis=-1)
+    images.save_png(os.path.join(output_dir, "codes.png"),
+                    np.stack([rgb, canvas], axis=1).reshape(-1, *canvas.shape[1:]), columns=10)
+    model.save(os.path.join(output_dir, "model.keras"))
+    _write_json(os.path.join(output_dir, "results.json"), results)
+    say(f"test: normalised MSE {results['test_reconstruction']:.4f}, perplexity {results['test_perplexity']:.1f}, "
+        f"codebook usage {results['test_codebook_usage']:.3f}", flush=True)
+    say(f"Wrote model.keras, reconstructions.png, codes.png and results.json to {output_dir}", flush=True)
+    return model, results
