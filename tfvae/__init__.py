@@ -13,8 +13,14 @@ if keras.backend.backend() != "tensorflow":
     )
 
 from tfvae import data, layers, losses, metrics  # noqa: E402
-from tfvae.layers import GaussianSampler, VectorQuantizer, VectorQuantizerEMA  # noqa: E402
-from tfvae.models import VAE, VQVAE, ConditionalVAE  # noqa: E402
+from tfvae.layers import (  # noqa: E402
+    GatedPixelCNNBlock,
+    GaussianSampler,
+    MaskedConv2D,
+    VectorQuantizer,
+    VectorQuantizerEMA,
+)
+from tfvae.models import VAE, VQVAE, ConditionalVAE, PixelCNNPrior  # noqa: E402
 
 __version__ = "0.1.0"
 
@@ -22,7 +28,10 @@ __all__ = [
     "VAE",
     "VQVAE",
     "ConditionalVAE",
+    "PixelCNNPrior",
+    "GatedPixelCNNBlock",
     "GaussianSampler",
+    "MaskedConv2D",
     "VectorQuantizer",
     "VectorQuantizerEMA",
     "data",

@@ -139,6 +139,35 @@ def check_labels(labels, num_classes, batch_size, who):
         return tf.identity(labels)
 
 
+def check_codes(codes, grid_shape, num_embeddings, who):
+    """Checks integer code grids `(batch, *grid_shape)` in [0, num_embeddings); returns int32."""
+    if not tf.is_tensor(codes):
+        codes = np.asarray(codes)
+    if not tf.as_dtype(codes.dtype).is_integer:
+        raise ValueError(f"{who}: codes must be integers in [0, {num_embeddings}); received dtype {codes.dtype}.")
+    codes = tf.convert_to_tensor(codes)
+    expected = tuple(grid_shape)
+    got = tuple(codes.shape)
+    if len(got) != len(expected) + 1 or any(g is not None and g != e for g, e in zip(got[1:], expected)):
+        raise ValueError(
+            f"{who}: expected codes of shape (batch, {', '.join(map(str, expected))}); received shape {_fmt_shape(got)}."
+        )
+    codes = tf.cast(codes, tf.int32)
+    ok = tf.logical_and(tf.reduce_min(codes) >= 0, tf.reduce_max(codes) < num_embeddings)
+    if tf.executing_eagerly():
+        if codes.shape[0] and not bool(ok):
+            raise ValueError(
+                f"{who}: codes must lie in [0, {num_embeddings}); received values in "
+                f"[{int(tf.reduce_min(codes))}, {int(tf.reduce_max(codes))}]."
+            )
+        return codes
+    check = tf.debugging.Assert(
+        ok, [f"{MARKER} {who}: codes must be ints from 0 to {num_embeddings - 1}; received min/max",
+             tf.reduce_min(codes), tf.reduce_max(codes)])
+    with tf.control_dependencies([check]):
+        return tf.identity(codes)
+
+
 @contextlib.contextmanager
 def translate_input_errors():
     """Turns our failed in-graph input assertions into `ValueError`."""

@@ -1,6 +1,8 @@
 """Keras 3 layers of tfvae."""
 
+from tfvae.layers.gated_pixelcnn_block import GatedPixelCNNBlock
 from tfvae.layers.gaussian_sampler import GaussianSampler
+from tfvae.layers.masked_conv2d import MaskedConv2D
 from tfvae.layers.vector_quantizer import VectorQuantizer, VectorQuantizerEMA
 
-__all__ = ["GaussianSampler", "VectorQuantizer", "VectorQuantizerEMA"]
+__all__ = ["GatedPixelCNNBlock", "GaussianSampler", "MaskedConv2D", "VectorQuantizer", "VectorQuantizerEMA"]

@@ -5,7 +5,8 @@ which XLA removes; `compile(jit_compile="auto")` therefore means no XLA here.
 """
 
 from tfvae.models.conditional_vae import ConditionalVAE
+from tfvae.models.pixelcnn_prior import PixelCNNPrior
 from tfvae.models.vae import VAE
 from tfvae.models.vqvae import VQVAE
 
-__all__ = ["ConditionalVAE", "VAE", "VQVAE"]
+__all__ = ["ConditionalVAE", "PixelCNNPrior", "VAE", "VQVAE"]

@@ -8,7 +8,7 @@ import tensorflow as tf
 from keras import ops
 
 from tfvae import losses
-from tfvae._checks import check_image_batch
+from tfvae._checks import check_codes, check_image_batch
 from tfvae.layers.vector_quantizer import VectorQuantizer, VectorQuantizerEMA
 from tfvae.metrics import CodebookPerplexity, CodebookUsage
 from tfvae.models import networks
@@ -182,23 +182,7 @@ class VQVAE(CheckedModel):
         return check_image_batch(x, self.image_shape, value_range, who)
 
     def _check_codes(self, codes, who):
-        if not tf.is_tensor(codes):
-            codes = np.asarray(codes)
-        if not tf.as_dtype(codes.dtype).is_integer:
-            raise ValueError(f"{who}: codes must be integers in [0, {self.num_embeddings}); received dtype {codes.dtype}.")
-        codes = tf.convert_to_tensor(codes)
-        expected = tuple(self.grid_shape)
-        if codes.shape.rank != 3 or tuple(codes.shape[1:]) != expected:
-            raise ValueError(
-                f"{who}: expected codes of shape (batch, {expected[0]}, {expected[1]}); received shape {tuple(codes.shape)}."
-            )
-        if tf.executing_eagerly() and codes.shape[0]:
-            low, high = int(tf.reduce_min(codes)), int(tf.reduce_max(codes))
-            if low < 0 or high >= self.num_embeddings:
-                raise ValueError(
-                    f"{who}: codes must lie in [0, {self.num_embeddings}); received values in [{low}, {high}]."
-                )
-        return tf.cast(codes, tf.int32)
+        return check_codes(codes, self.grid_shape, self.num_embeddings, who)
 
     def _reconstruction_loss(self, x, decoded):
         if self.reconstruction == "bernoulli":

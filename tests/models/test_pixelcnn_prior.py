@@ -1,0 +1,151 @@
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+import tensorflow_probability as tfp
+
+import tfvae
+from tests.helpers import run_python
+
+rng = np.random.default_rng(0)
+K = 6
+
+
+def _prior(**kwargs):
+    args = dict(grid_shape=(4, 5), num_embeddings=K, filters=8, num_layers=5, kernel_size=3)
+    args.update(kwargs)
+    return tfvae.PixelCNNPrior(**args)
+
+
+def _codes(n=8, shape=(4, 5)):
+    return rng.integers(0, K, size=(n, *shape)).astype("int32")
+
+
+def test_logits_depend_only_on_earlier_codes_and_on_all_of_them():
+    prior = _prior()
+    h, w = prior.grid_shape
+    embedded = tf.Variable(prior.embedding(_codes(1)))
+    for i in range(h):
+        for j in range(w):
+            with tf.GradientTape() as tape:
+                logits = prior._horizontal(embedded, prior._vertical(embedded, None), None)
+                target = tf.reduce_sum(logits[0, i, j] * rng.normal(size=K).astype("float32"))
+            influence = np.any(tape.gradient(target, embedded).numpy()[0] != 0, axis=-1).reshape(-1)
+            assert not np.any(influence[i * w + j:]), f"({i}, {j}) sees a code at or after itself"
+            assert np.all(influence[: i * w + j]), f"({i}, {j}) has a blind spot"
+
+
+def test_log_prob_equals_hand_computed_categorical_log_likelihood():
+    prior = _prior()
+    codes = _codes(3)
+    logits = prior(codes).numpy().astype(np.float64)
+    log_softmax = logits - np.log(np.exp(logits - logits.max(-1, keepdims=True)).sum(-1, keepdims=True)) - logits.max(-1, keepdims=True)
+    expected = np.take_along_axis(log_softmax, codes[..., None], axis=-1)[..., 0].sum(axis=(1, 2))
+    np.testing.assert_allclose(prior.log_prob(codes).numpy(), expected, rtol=1e-5)
+    dist = prior.distribution(codes)
+    assert isinstance(dist, tfp.distributions.Independent)
+    assert tuple(dist.event_shape) == (4, 5) and tuple(dist.batch_shape) == (3,)
+
+
+def test_training_reports_nats_per_grid_and_bits_per_code():
+    prior = _prior()
+    prior.compile(keras.optimizers.Adam(1e-2))
+    codes = np.tile(_codes(4), (8, 1, 1))  # a few repeated grids: learnable
+    history = prior.fit(codes, batch_size=8, epochs=8, verbose=0)
+    assert set(history.history) == {"loss", "bits_per_code"}
+    np.testing.assert_allclose(history.history["bits_per_code"][0], history.history["loss"][0] / (20 * np.log(2)), rtol=1e-5)
+    assert history.history["loss"][-1] < history.history["loss"][0]
+    result = prior.evaluate(codes, batch_size=8, return_dict=True, verbose=0)
+    np.testing.assert_allclose(result["loss"], -prior.log_prob(codes).numpy().mean(), rtol=1e-4)
+
+
+@pytest.mark.parametrize("conditional", [False, True])
+@pytest.mark.parametrize("temperature", [1.0, 0.6])
+def test_compiled_sampler_equals_naive_sampler(conditional, temperature):
+    prior = _prior(num_classes=3 if conditional else None)
+    prior.compile(keras.optimizers.Adam(1e-2))
+    if conditional:
+        prior.fit(_codes(16), rng.integers(0, 3, 16), batch_size=8, epochs=2, verbose=0)
+    else:
+        prior.fit(_codes(16), batch_size=8, epochs=2, verbose=0)
+    labels = np.array([0, 1, 2, 2, 1]) if conditional else None
+    fast = prior.sample(5, seed=11, temperature=temperature, labels=labels).numpy()
+    naive = prior.sample_naive(5, seed=11, temperature=temperature, labels=labels).numpy()
+    assert fast.shape == (5, 4, 5) and fast.dtype == np.int32
+    np.testing.assert_array_equal(fast, naive)
+    np.testing.assert_array_equal(fast, prior.sample(5, seed=11, temperature=temperature, labels=labels).numpy())
+    assert not np.array_equal(fast, prior.sample(5, seed=12, temperature=temperature, labels=labels).numpy())
+
+
+def test_low_temperature_sampling_picks_the_mode():
+    prior = _prior(num_layers=2)
+    grids = prior.sample(2, seed=0, temperature=1e-4).numpy()
+    logits = prior(grids).numpy()
+    # Ties are possible (an untrained prior's first logits are all equal): compare logit values.
+    chosen = np.take_along_axis(logits, grids[..., None], axis=-1)[..., 0]
+    np.testing.assert_allclose(chosen, logits.max(-1), atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "codes, match",
+    [(np.zeros((2, 4, 5), "float32"), "integers"), (np.zeros((2, 5, 4), "int32"), "shape"),
+     (np.full((2, 4, 5), K, "int32"), r"\[0, 6\)")],
+)
+def test_bad_codes_raise_value_error(codes, match):
+    prior = _prior()
+    with pytest.raises(ValueError, match=match):
+        prior.log_prob(codes)
+    prior.compile("adam")
+    with pytest.raises(ValueError, match=match.replace(r"\[0, 6\)", "0 to 5|\\[0, 6\\)")):
+        prior.fit(codes, batch_size=2, verbose=0)
+
+
+def test_labels_are_required_and_checked_when_conditional():
+    prior = _prior(num_classes=3)
+    with pytest.raises(ValueError, match="labels"):
+        prior.log_prob(_codes(2))
+    with pytest.raises(ValueError, match="labels must"):
+        prior.sample(2, labels=[0, 3])
+    with pytest.raises(ValueError, match="unconditional"):
+        _prior().sample(2, labels=[0, 1])
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [(dict(grid_shape=(4,)), "grid_shape"), (dict(num_embeddings=1), "num_embeddings"),
+     (dict(num_layers=0), "num_layers"), (dict(kernel_size=4), "kernel_size"), (dict(num_classes=1), "num_classes")],
+)
+def test_rejects_bad_arguments(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        _prior(**kwargs)
+
+
+@pytest.mark.parametrize("args", [dict(n=0), dict(n=2, temperature=0.0), dict(n=2, seed=1.5)])
+def test_rejects_bad_sampling_arguments(args):
+    with pytest.raises(ValueError):
+        _prior().sample(**args)
+
+
+def test_config_and_keras_file_round_trip_in_a_fresh_process(tmp_path):
+    prior = _prior(num_classes=2)
+    assert tfvae.PixelCNNPrior.from_config(prior.get_config()).get_config() == prior.get_config()
+    codes, labels = _codes(6), rng.integers(0, 2, 6).astype("int32")
+    prior.compile("adam")
+    prior.fit(codes, labels, batch_size=3, epochs=1, verbose=0)
+    prior.save(tmp_path / "prior.keras")
+    np.savez(tmp_path / "ref.npz", codes=codes, labels=labels, logp=prior.log_prob(codes, labels).numpy(),
+             samples=prior.sample(3, seed=5, labels=1).numpy())
+    out = run_python(
+        """
+        import sys, numpy as np, keras
+        import tfvae  # registers the classes
+        d = sys.argv[1]
+        ref = np.load(f"{d}/ref.npz")
+        prior = keras.saving.load_model(f"{d}/prior.keras")
+        np.testing.assert_allclose(prior.log_prob(ref["codes"], ref["labels"]).numpy(), ref["logp"], rtol=1e-5)
+        np.testing.assert_array_equal(prior.sample(3, seed=5, labels=1).numpy(), ref["samples"])
+        print("ok", type(prior).__name__, prior.num_classes)
+        """,
+        args=(str(tmp_path),),
+    )
+    assert "ok PixelCNNPrior 2" in out
