@@ -33,7 +33,7 @@ def main(argv=None):
     p.add_argument("--iw-examples", type=int, help="test images for the NLL (default: all)")
     p.add_argument("--output-dir", default="saved_models/vae", help="where outputs go (default: saved_models/vae)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
-    p.add_argument("--verbose", type=int, default=1, choices=[0, 1, 2], help="0 quiet, 1 per epoch, 2 progress bar")
+    p.add_argument("--verbose", type=int, default=1, choices=[0, 1, 2], help="0 quiet; 1 a line per epoch, plus the progress bar on a terminal; 2 always the bar")
     args = p.parse_args(argv)
     train_vae(**{k: (tuple(v) if k == "hidden_units" else v) for k, v in vars(args).items()})
 

@@ -39,19 +39,25 @@ def test_train_vae_example_help():
     assert proc.returncode == 0 and "--latent-dim" in proc.stdout and "--iw-samples" in proc.stdout
 
 
-def test_train_vqvae_example_writes_its_outputs(tmp_path):
+def test_train_vqvae_example_runs_both_stages(tmp_path):
     real_data(data.load, "mnist", "test", 10)
     out_dir = tmp_path / "vq"
     proc = subprocess.run(
         [sys.executable, "examples/train_vqvae.py", "--epochs", "1", "--train-examples", "1000",
          "--hidden-filters", "16", "--residual-filters", "8", "--num-embeddings", "32", "--embedding-dim", "4",
-         "--quantizer", "ema", "--output-dir", str(out_dir)],
+         "--quantizer", "ema", "--prior-epochs", "1", "--prior-filters", "8", "--prior-layers", "2",
+         "--conditional", "--num-samples", "20", "--output-dir", str(out_dir)],
         cwd=ROOT, capture_output=True, text=True, timeout=300,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert "epoch 1/1: train normalised MSE" in proc.stdout and "test normalised MSE" in proc.stdout
+    for text in ("epoch 1/1: train normalised MSE", "test normalised MSE", "nats/grid", "bits/code",
+                 "prior: test", "NLL bound", "bits/dim"):
+        assert text in proc.stdout, text
     results = json.loads((out_dir / "results.json").read_text())
     assert results["quantizer"] == "ema" and 0 < results["test_codebook_usage"] <= 1
+    assert results["test_nll_bound_bits_per_dim"] > 0 and results["prior_test_bits_per_code"] > 0
+    assert tf.io.decode_png((out_dir / "samples.png").read_bytes()).shape == (2 * 29 + 1, 10 * 29 + 1, 1)
+    assert (out_dir / "prior.keras").stat().st_size > 0
     assert tf.io.decode_png((out_dir / "reconstructions.png").read_bytes()).shape == (10 * 29 + 1, 10 * 29 + 1, 1)
     assert tf.io.decode_png((out_dir / "codes.png").read_bytes()).shape == (4 * 29 + 1, 10 * 29 + 1, 3)
     assert (out_dir / "model.keras").stat().st_size > 0

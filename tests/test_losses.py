@@ -68,3 +68,24 @@ def test_diagonal_and_standard_normal_log_prob_match_tfp():
 def test_float16_inputs_give_float32_terms():
     out = losses.gaussian_kl(tf.zeros((2, 3), tf.float16), tf.zeros((2, 3), tf.float16))
     assert out.dtype == tf.float32
+
+
+@pytest.mark.parametrize("mean, scale", [(0.3, 0.1), (0.3, 1e-3), (1.7, 0.05), (0.0, 1e-4), (0.5, 3.0)])
+def test_discretized_gaussian_is_a_distribution_over_the_levels(mean, scale):
+    levels = (np.arange(256) / 255.0).astype("float32")[:, None]
+    log_p = losses.discretized_gaussian_log_likelihood(levels, np.full_like(levels, mean), np.log(scale)).numpy()
+    assert np.all(np.isfinite(log_p)) and np.all(log_p <= 0)
+    np.testing.assert_allclose(np.exp(log_p).sum(), 1.0, rtol=1e-5)
+
+
+def test_discretized_gaussian_bin_masses_match_scipy():
+    from scipy import stats
+
+    x = np.array([[0.0, 10 / 255, 128 / 255, 1.0]], "float32")
+    mean = np.array([[0.02, 0.05, 0.5, 0.9]], "float32")
+    s = 0.07
+    half = 0.5 / 255
+    expected = (np.log(stats.norm.cdf(half, 0.02, s)) + np.log(stats.norm.cdf(10 / 255 + half, 0.05, s) - stats.norm.cdf(10 / 255 - half, 0.05, s))
+                + np.log(stats.norm.cdf(128 / 255 + half, 0.5, s) - stats.norm.cdf(128 / 255 - half, 0.5, s))
+                + np.log(stats.norm.sf(1.0 - half, 0.9, s)))
+    np.testing.assert_allclose(losses.discretized_gaussian_log_likelihood(x, mean, np.log(s)).numpy()[0], expected, rtol=1e-4)

@@ -8,16 +8,17 @@ the measured figures (also written as `results.json`).
 import json
 import math
 import os
+import sys
 import time
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-from tfvae import data, images
-from tfvae.models import VAE, VQVAE, ConditionalVAE
+from tfvae import data, generative, images
+from tfvae.models import VAE, VQVAE, ConditionalVAE, PixelCNNPrior
 
-__all__ = ["EpochReport", "train_vae", "train_vqvae"]
+__all__ = ["EpochReport", "train_prior", "train_vae", "train_vqvae", "train_vqvae_with_prior"]
 
 
 class EpochReport(keras.callbacks.Callback):
@@ -46,6 +47,13 @@ class EpochReport(keras.callbacks.Callback):
             if shown:
                 parts.append(f"{split} " + ", ".join(shown))
         self.printer(f"epoch {epoch + 1}/{self.total_epochs}: " + "; ".join(parts) + self.unit, flush=True)
+
+
+def _keras_verbose(verbose):
+    """0: quiet; 1: Keras' progress bar on a terminal only (logs stay clean); 2: always the bar."""
+    if verbose >= 2:
+        return 1
+    return 1 if verbose == 1 and sys.stdout.isatty() else 0
 
 
 def _write_json(path, payload):
@@ -131,7 +139,7 @@ def train_vae(
 
     start = time.perf_counter()
     history = model.fit(train_ds, validation_data=test_ds, epochs=epochs,
-                        verbose=2 if verbose > 1 else 0, callbacks=[EpochReport(epochs, printer=say)] if verbose else [])
+                        verbose=_keras_verbose(verbose), callbacks=[EpochReport(epochs, printer=say)] if verbose else [])
     train_seconds = time.perf_counter() - start
     results = {
         "dataset": dataset,
@@ -231,7 +239,7 @@ def train_vqvae(
                                   "codebook_usage": "usage"}, unit="", printer=say)
     start = time.perf_counter()
     history = model.fit(train_ds, validation_data=test_ds, epochs=epochs,
-                        verbose=2 if verbose > 1 else 0, callbacks=[report] if verbose else [])
+                        verbose=_keras_verbose(verbose), callbacks=[report] if verbose else [])
     results = {
         "dataset": dataset,
         "quantizer": quantizer,
@@ -259,3 +267,128 @@ def train_vqvae(
         f"codebook usage {results['test_codebook_usage']:.3f}", flush=True)
     say(f"Wrote model.keras, reconstructions.png, codes.png and results.json to {output_dir}", flush=True)
     return model, results
+
+
+def train_prior(
+    vqvae,
+    train_codes,
+    test_codes,
+    train_labels=None,
+    test_labels=None,
+    num_classes=None,
+    filters=64,
+    num_layers=6,
+    kernel_size=3,
+    epochs=5,
+    batch_size=128,
+    learning_rate=1e-3,
+    seed=0,
+    verbose=1,
+):
+    """Fits a `PixelCNNPrior` to a VQ-VAE's code grids; returns (prior, results)."""
+    say = print if verbose else (lambda *a, **k: None)
+    keras.utils.set_random_seed(seed)
+    prior = PixelCNNPrior(vqvae.grid_shape, vqvae.num_embeddings, filters=filters, num_layers=num_layers,
+                          kernel_size=kernel_size, num_classes=num_classes)
+    prior.compile(keras.optimizers.Adam(learning_rate))
+    conditional = num_classes is not None
+
+    def dataset(codes, labels, shuffle):
+        ds = tf.data.Dataset.from_tensor_slices((codes, labels) if conditional else codes)
+        if shuffle:
+            ds = ds.shuffle(len(codes), seed=seed, reshuffle_each_iteration=True)
+        return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+
+    say(f"Training a PixelCNN prior ({num_layers} gated blocks of {filters} filters"
+        f"{', conditional' if conditional else ''}) on {len(train_codes):,} code grids for {epochs} epochs; "
+        f"{prior.count_params():,} parameters.", flush=True)
+    report = EpochReport(epochs, {"loss": "nats/grid", "bits_per_code": "bits/code"}, unit="", printer=say)
+    start = time.perf_counter()
+    history = prior.fit(dataset(train_codes, train_labels, True),
+                        validation_data=dataset(test_codes, test_labels, False), epochs=epochs,
+                        verbose=_keras_verbose(verbose), callbacks=[report] if verbose else [])
+    codes_per_grid = math.prod(vqvae.grid_shape)
+    results = {
+        "prior_epochs": epochs,
+        "prior_train_seconds": round(time.perf_counter() - start, 1),
+        "prior_train_nats_per_code": float(history.history["loss"][-1]) / codes_per_grid,
+        "prior_test_nats_per_code": float(history.history["val_loss"][-1]) / codes_per_grid,
+        "prior_test_bits_per_code": float(history.history["val_bits_per_code"][-1]),
+    }
+    return prior, results
+
+
+def train_vqvae_with_prior(
+    dataset="mnist",
+    conditional=False,
+    vqvae_args=None,
+    prior_args=None,
+    num_samples=100,
+    temperature=1.0,
+    output_dir="saved_models/vqvae",
+    seed=0,
+    verbose=1,
+):
+    """The whole job: VQ-VAE, codes, prior, new images.
+
+    Trains the VQ-VAE (`train_vqvae` with `vqvae_args`), encodes the training
+    and test sets, fits the prior (`train_prior` with `prior_args`), and reports
+    test reconstruction error, prior NLL (nats and bits per code) and the
+    two-stage model's NLL bound in bits per dimension (`generative.nll_bound`
+    with a discretised Gaussian whose scale is the root of the training MSE).
+    Writes, besides the VQ-VAE's files, prior.keras, samples.png (one row per
+    class when conditional) and an extended results.json.
+
+    Returns:
+        (vqvae, prior, results).
+    """
+    say = print if verbose else (lambda *a, **k: None)
+    info = data.dataset_info(dataset)
+    if conditional and not info.num_classes:
+        raise ValueError(f"{dataset!r} has no labels; received conditional=True.")
+    vqvae_args = dict(vqvae_args or {})
+    prior_args = dict(prior_args or {})
+    vqvae, results = train_vqvae(dataset=dataset, output_dir=output_dir, seed=seed, verbose=verbose, **vqvae_args)
+
+    start = time.perf_counter()
+    split = "train" if vqvae_args.get("train_examples") is None else f"train[:{int(vqvae_args['train_examples'])}]"
+    load = dict(with_labels=conditional, shuffle=False, cache=False)
+    train = generative.encode_dataset(vqvae, data.load(dataset, split, 512, **load))
+    test = generative.encode_dataset(vqvae, data.load(dataset, "test", 512, **load))
+    (train_codes, train_labels), (test_codes, test_labels) = (train, test) if conditional else ((train, None), (test, None))
+    say(f"Encoded {len(train_codes):,} training and {len(test_codes):,} test images into "
+        f"{vqvae.grid_shape[0]}x{vqvae.grid_shape[1]} code grids in {time.perf_counter() - start:.1f} s.", flush=True)
+
+    prior, prior_results = train_prior(
+        vqvae, train_codes, test_codes, train_labels, test_labels,
+        num_classes=info.num_classes if conditional else None, seed=seed, verbose=verbose, **prior_args,
+    )
+    results.update(prior_results)
+
+    x_test = data.load_arrays(dataset, "test", with_labels=conditional)
+    x_test, y_test = x_test if conditional else (x_test, None)
+    scale = math.sqrt(results["train_reconstruction"] * results["pixel_variance"])
+    bound = generative.nll_bound(vqvae, prior, x_test, y_test, observation_scale=scale)
+    results.update(
+        observation_scale=scale,
+        test_nll_bound_bits_per_dim=float(bound["bits_per_dim"].mean()),
+        test_nll_bound_nats=float(bound["total_nats"].mean()),
+        test_reconstruction_nats=float(bound["reconstruction_nats"].mean()),
+        test_prior_nats=float(bound["prior_nats"].mean()),
+    )
+    labels = None
+    if conditional:
+        labels = np.arange(num_samples) // max(1, num_samples // info.num_classes) % info.num_classes
+    start = time.perf_counter()
+    samples, _ = generative.sample_images(vqvae, prior, num_samples, seed=seed, temperature=temperature, labels=labels)
+    results["sample_seconds"] = round(time.perf_counter() - start, 2)
+    images.save_png(os.path.join(output_dir, "samples.png"), samples.numpy(), columns=10)
+    prior.save(os.path.join(output_dir, "prior.keras"))
+    _write_json(os.path.join(output_dir, "results.json"), results)
+    say(f"prior: test {results['prior_test_nats_per_code']:.4f} nats/code "
+        f"({results['prior_test_bits_per_code']:.4f} bits/code)", flush=True)
+    say(f"two-stage model: test NLL bound {results['test_nll_bound_bits_per_dim']:.4f} bits/dim "
+        f"(reconstruction {results['test_reconstruction_nats']:.1f} + prior {results['test_prior_nats']:.1f} nats per image)",
+        flush=True)
+    say(f"Wrote samples.png ({num_samples} new images) and prior.keras to {output_dir}", flush=True)
+    return vqvae, prior, results
