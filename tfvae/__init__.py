@@ -12,7 +12,7 @@ if keras.backend.backend() != "tensorflow":
         f"{keras.backend.backend()!r}. Set KERAS_BACKEND=tensorflow before importing keras."
     )
 
-from tfvae import data, layers, losses, metrics  # noqa: E402
+from tfvae import data, export, generative, images, layers, losses, metrics  # noqa: E402
 from tfvae.layers import (  # noqa: E402
     GatedPixelCNNBlock,
     GaussianSampler,
@@ -35,6 +35,9 @@ __all__ = [
     "VectorQuantizer",
     "VectorQuantizerEMA",
     "data",
+    "export",
+    "generative",
+    "images",
     "layers",
     "losses",
     "metrics",

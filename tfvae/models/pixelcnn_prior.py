@@ -260,6 +260,28 @@ class PixelCNNPrior(CheckedModel):
             logits / temperature, 1, seed=tf.stack([seed, position]), dtype=tf.int32)[:, 0]
 
     def _sample_graph(self, n, seed, temperature, labels):
+        def draw(logits, position):
+            return self._draw(logits, temperature, seed, position)
+
+        return self._sample_loop(n, labels, draw)
+
+    def sample_from_noise(self, noise, temperature=1.0, labels=None):
+        """Ancestral sampling with given uniform noise `(n, h * w)` in (0, 1), one value per position.
+
+        Position p takes argmax(logits / temperature + Gumbel(noise[:, p])) (the
+        Gumbel-max trick), so the same noise gives the same grid on any device
+        and runtime. This is what exported `sample` signatures run.
+        """
+        noise = tf.convert_to_tensor(noise, tf.float32)
+        labels = tf.zeros(tf.shape(noise)[:1], tf.int32) if labels is None else tf.cast(labels, tf.int32)
+        gumbel = -tf.math.log(-tf.math.log(tf.clip_by_value(noise, 1e-12, 1.0 - 1e-7)))
+
+        def draw(logits, position):
+            return tf.argmax(logits / temperature + gumbel[:, position, None], axis=-1, output_type=tf.int32)
+
+        return self._sample_loop(tf.shape(noise)[0], labels, draw)
+
+    def _sample_loop(self, n, labels, draw):
         height, width = self.grid_shape
         label = self._label(labels)
         codes = tf.zeros(tf.stack([n, height, width]), tf.int32)
@@ -271,9 +293,8 @@ class PixelCNNPrior(CheckedModel):
             def column_step(j, codes):
                 logits = self._horizontal(self.embedding(codes[:, i : i + 1]), feeds, label)[:, 0, j]
                 position = i * width + j
-                draw = self._draw(logits, temperature, seed, position)
                 here = tf.reshape(tf.one_hot(position, height * width, on_value=True, off_value=False), [1, height, width])
-                return j + 1, tf.where(here, draw[:, None, None], codes)
+                return j + 1, tf.where(here, draw(logits, position)[:, None, None], codes)
 
             return i + 1, tf.while_loop(lambda j, c: j < width, column_step, [0, codes])[1]
 

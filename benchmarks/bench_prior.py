@@ -1,0 +1,91 @@
+"""Benchmark of the PixelCNN prior on the 7x7-code MNIST setting.
+
+    python benchmarks/bench_prior.py                        # VQ-VAE 4 epochs, prior 10 epochs
+    python benchmarks/bench_prior.py --prior-epochs 30      # the keras.io example's budget
+
+Trains a VQ-VAE on MNIST (7x7 grid, 128 codes of size 16), encodes the data,
+trains the gated PixelCNN prior on the codes and prints its test nats per code.
+Then times sampling a batch of 16 grids, in this one process and after a
+warm-up, with: our compiled, row-cached sampler (`prior.sample`); the naive
+loop with one compiled full forward pass per position (`prior.sample_naive`);
+and the keras.io example's way, one `predict` call per position. Times are
+medians over --repeats runs; ratios are against our sampler. The keras.io
+example's prior reaches 1.0336 nats per code (validation) after 30 epochs.
+"""
+
+import argparse
+import os
+import statistics
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+
+
+def _median_seconds(fn, repeats):
+    fn()  # warm-up: tracing and first-call costs are not sampling time
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--vqvae-epochs", type=int, default=4)
+    p.add_argument("--prior-epochs", type=int, default=10)
+    p.add_argument("--prior-filters", type=int, default=64)
+    p.add_argument("--prior-layers", type=int, default=6)
+    p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--seed", type=int, default=0)
+    args = p.parse_args(argv)
+
+    import numpy as np
+    import tensorflow as tf
+
+    from tfvae import generative
+    from tfvae.training import train_prior, train_vqvae
+
+    out = os.path.join("/tmp", "tfvae_bench_prior")
+    vqvae, vq_results = train_vqvae(epochs=args.vqvae_epochs, output_dir=out, seed=args.seed, verbose=0)
+    from tfvae import data
+
+    train_codes = generative.encode_dataset(vqvae, data.load("mnist", "train", 512, shuffle=False, cache=False))
+    test_codes = generative.encode_dataset(vqvae, data.load("mnist", "test", 512, shuffle=False, cache=False))
+    prior, results = train_prior(vqvae, train_codes, test_codes, filters=args.prior_filters,
+                                 num_layers=args.prior_layers, epochs=args.prior_epochs, seed=args.seed, verbose=0)
+    print(f"bench_prior: MNIST, VQ-VAE {args.vqvae_epochs} epochs (test nMSE {vq_results['test_reconstruction']:.4f}), "
+          f"prior {args.prior_layers} gated blocks x {args.prior_filters} filters, {args.prior_epochs} epochs, "
+          f"{prior.count_params():,} parameters, {os.cpu_count()} CPUs")
+    print(f"prior test NLL: {results['prior_test_nats_per_code']:.4f} nats per code "
+          f"({results['prior_test_bits_per_code']:.4f} bits per code); train {results['prior_train_nats_per_code']:.4f}; "
+          f"keras.io example: 1.0336 nats per code after 30 epochs")
+
+    n = 16
+    height, width = prior.grid_shape
+
+    def keras_io_style():
+        codes = np.zeros((n, height, width), np.int32)
+        for position in range(height * width):
+            i, j = divmod(position, width)
+            logits = prior.predict(codes, verbose=0)[:, i, j]
+            codes[:, i, j] = tf.random.stateless_categorical(logits, 1, seed=[args.seed, position])[:, 0].numpy()
+        return codes
+
+    ours = _median_seconds(lambda: prior.sample(n, seed=args.seed), args.repeats)
+    naive = _median_seconds(lambda: prior.sample_naive(n, seed=args.seed), args.repeats)
+    predict = _median_seconds(keras_io_style, max(1, args.repeats // 2))
+    same = np.array_equal(prior.sample(n, seed=args.seed).numpy(), prior.sample_naive(n, seed=args.seed).numpy())
+    print(f"\nsampling a batch of {n} grids of {height}x{width} codes (median of {args.repeats} runs after a warm-up):")
+    print("| sampler | seconds per batch | slower than ours |")
+    print("|---|---|---|")
+    print(f"| ours: compiled while_loop, vertical stack cached per row | {ours:.3f} | 1.0x |")
+    print(f"| naive: one compiled full forward pass per position | {naive:.3f} | {naive / ours:.1f}x |")
+    print(f"| keras.io style: one predict() call per position | {predict:.3f} | {predict / ours:.1f}x |")
+    print(f"ours and naive give identical grids for the same seed: {same}")
+
+
+if __name__ == "__main__":
+    main()

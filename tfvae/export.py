@@ -1,0 +1,339 @@
+"""Export to TF Serving SavedModels and to TFLite (LiteRT) models on builtin ops.
+
+SavedModels are written in TF Serving's layout, `base_dir/<version>/`, with named
+signatures whose inputs and outputs are named, typed and batch-dynamic. They
+hold only TensorFlow graphs and variables: loading them needs no tfvae code.
+
+| model | signatures (inputs -> outputs) |
+|---|---|
+| `VAE` | `serving_default` (images -> reconstruction), `encode` (images -> mean, log_var), `decode` (latent -> images), `sample` (seed -> images), `sample_from_noise` (noise -> images) |
+| `ConditionalVAE` | the same, each with an extra `label` input |
+| `VQVAE` | `serving_default` (images -> reconstruction), `encode` (images -> codes), `decode` (codes -> images) |
+| `VQVAE` + `PixelCNNPrior` | the VQVAE's, plus `sample` (seed -> images, codes) and `sample_from_noise` (noise -> images, codes), with `label` when the prior is conditional |
+
+`sample` takes one int64 seed per requested image, so a request is
+reproducible and the batch dimension stays dynamic; `sample_from_noise` takes
+the random numbers themselves (VAE: N(0, 1) latents; prior: U(0, 1), one per
+code position).
+"""
+
+import inspect
+import os
+import re
+import shutil
+import tempfile
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from tfvae.generative import check_compatible
+from tfvae.models import VAE, VQVAE, ConditionalVAE, PixelCNNPrior
+
+__all__ = ["export_saved_model", "export_tflite", "run_tflite", "serving_functions", "write_model_config"]
+
+QUANTIZATIONS = (None, "float16", "dynamic", "int8")
+_VERSION = re.compile(r"^\d+$")
+
+
+def _spec(shape, dtype, name):
+    return tf.TensorSpec(shape, dtype, name=name)
+
+
+def _named(impl, specs):
+    """`impl(*tensors)` as a function whose parameters carry the inputs' names.
+
+    Callers (and tests) can then pass inputs by name, as TF Serving clients do.
+    """
+
+    def fn(*args):
+        return impl(*args)
+
+    fn.__signature__ = inspect.Signature(
+        [inspect.Parameter(spec.name, inspect.Parameter.POSITIONAL_OR_KEYWORD) for spec in specs]
+    )
+    fn.__name__ = impl.__name__
+    return fn
+
+
+def _per_seed(seeds, shape, dist):
+    """One stateless draw of `shape` per int64 seed: `(len(seeds), *shape)`."""
+
+    def one(seed):
+        pair = tf.stack([tf.cast(seed, tf.int64), tf.constant(0, tf.int64)])
+        if dist == "normal":
+            return tf.random.stateless_normal(shape, seed=pair)
+        return tf.random.stateless_uniform(shape, seed=pair)
+
+    return tf.map_fn(one, seeds, fn_output_signature=tf.float32)
+
+
+def _vae_functions(vae):
+    conditional = isinstance(vae, ConditionalVAE)
+    img = _spec((None, *vae.image_shape), tf.float32, "images")
+    lat = _spec((None, vae.latent_dim), tf.float32, "latent")
+    seed = _spec((None,), tf.int64, "seed")
+    noise = _spec((None, vae.latent_dim), tf.float32, "noise")
+    label = [_spec((None,), tf.int32, "label")] if conditional else []
+
+    def decode_mean(z, labels):
+        return vae._mean_of(vae._params(z, labels))
+
+    def reconstruct(images, *labels):
+        labels = labels[0] if labels else None
+        return {"reconstruction": decode_mean(vae._posterior(images, labels)[0], labels)}
+
+    def encode(images, *labels):
+        mean, log_var = vae._posterior(images, labels[0] if labels else None)
+        return {"mean": mean, "log_var": log_var}
+
+    def decode(latent, *labels):
+        return {"images": decode_mean(latent, labels[0] if labels else None)}
+
+    def sample(seed, *labels):
+        return decode(_per_seed(seed, [vae.latent_dim], "normal"), *labels)
+
+    def sample_from_noise(noise, *labels):
+        return decode(noise, *labels)
+
+    return {
+        "serving_default": (reconstruct, [img, *label]),
+        "encode": (encode, [img, *label]),
+        "decode": (decode, [lat, *label]),
+        "sample": (sample, [seed, *label]),
+        "sample_from_noise": (sample_from_noise, [noise, *label]),
+    }
+
+
+def _vqvae_functions(vqvae, prior=None, temperature=1.0):
+    img = _spec((None, *vqvae.image_shape), tf.float32, "images")
+    codes_spec = _spec((None, *vqvae.grid_shape), tf.int32, "codes")
+
+    def reconstruct(images):
+        return {"reconstruction": vqvae(images, training=False)}
+
+    def encode(images):
+        return {"codes": vqvae.quantizer.get_code_indices(vqvae.encoder(images, training=False))}
+
+    def decode(codes):
+        return {"images": vqvae._output(vqvae.decoder(vqvae.quantizer.lookup(codes), training=False))}
+
+    functions = {
+        "serving_default": (reconstruct, [img]),
+        "encode": (encode, [img]),
+        "decode": (decode, [codes_spec]),
+    }
+    if prior is None:
+        return functions
+    check_compatible(vqvae, prior)
+    positions = int(np.prod(prior.grid_shape))
+    label = [_spec((None,), tf.int32, "label")] if prior.num_classes else []
+
+    def sample_from_noise(noise, *labels):
+        codes = prior.sample_from_noise(noise, temperature, labels[0] if labels else None)
+        return {"images": decode(codes)["images"], "codes": codes}
+
+    def sample(seed, *labels):
+        return sample_from_noise(_per_seed(seed, [positions], "uniform"), *labels)
+
+    functions["sample"] = (sample, [_spec((None,), tf.int64, "seed"), *label])
+    functions["sample_from_noise"] = (sample_from_noise, [_spec((None, positions), tf.float32, "noise"), *label])
+    return functions
+
+
+def serving_functions(model, prior=None, sample_temperature=1.0):
+    """The exported functions of a model: `{signature: tf.function with input_signature}`.
+
+    Also the Keras-side reference for parity: calling them runs the model itself.
+    """
+    if isinstance(model, VAE):
+        if prior is not None:
+            raise ValueError("`prior` goes with a VQVAE, not a VAE.")
+        raw = _vae_functions(model)
+    elif isinstance(model, VQVAE):
+        if prior is not None and not isinstance(prior, PixelCNNPrior):
+            raise ValueError(f"`prior` must be a PixelCNNPrior or None; received {type(prior).__name__}.")
+        if not sample_temperature > 0:
+            raise ValueError(f"`sample_temperature` must be > 0; received sample_temperature={sample_temperature!r}.")
+        raw = _vqvae_functions(model, prior, float(sample_temperature))
+    else:
+        raise ValueError(
+            f"export supports tfvae's VAE, ConditionalVAE and VQVAE (with an optional PixelCNNPrior); "
+            f"received {type(model).__name__}."
+        )
+    return {name: tf.function(_named(fn, sig), input_signature=sig, autograph=False) for name, (fn, sig) in raw.items()}
+
+
+def _existing_versions(base_dir):
+    return sorted(int(d) for d in os.listdir(base_dir) if _VERSION.match(d) and os.path.isdir(os.path.join(base_dir, d)))
+
+
+def _before_publish(path):
+    """Called once the SavedModel is complete in its temporary folder (a seam for tests)."""
+
+
+def export_saved_model(model, base_dir, version=None, prior=None, overwrite=False, sample_temperature=1.0):
+    """Writes `model` as `base_dir/<version>/` for TF Serving; returns that folder.
+
+    The SavedModel is written into a hidden temporary folder beside the
+    versions (TF Serving only loads folders named by an integer) and renamed
+    into place when complete, so a server polling `base_dir` never sees a
+    half-written version, and a failed export leaves nothing behind.
+
+    Args:
+        model: `VAE`, `ConditionalVAE` or `VQVAE`.
+        base_dir: str. The model's folder in TF Serving's model base path.
+        version: int >= 1 or None. None: one more than the largest existing.
+        prior: `PixelCNNPrior` or None. With a `VQVAE`, adds `sample` signatures.
+        overwrite: bool. Replace an existing version (refused otherwise).
+        sample_temperature: float > 0. The prior's temperature in `sample`.
+
+    Raises:
+        FileExistsError: the version exists and `overwrite` is False.
+        ValueError: an unsupported model, a bad version or an incompatible prior.
+    """
+    functions = serving_functions(model, prior, sample_temperature)
+    os.makedirs(base_dir, exist_ok=True)
+    if version is None:
+        version = (_existing_versions(base_dir) or [0])[-1] + 1
+    if isinstance(version, bool) or not isinstance(version, (int, np.integer)) or version < 1:
+        raise ValueError(f"`version` must be a positive int or None; received version={version!r}.")
+    target = os.path.join(base_dir, str(int(version)))
+    if os.path.exists(target) and not overwrite:
+        raise FileExistsError(f"{target} exists; pass overwrite=True to replace it or choose another version.")
+
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    if prior is not None:
+        archive.track(prior)
+    # serving_default first: TF Serving's default signature.
+    for name in ["serving_default"] + [n for n in functions if n != "serving_default"]:
+        archive.add_endpoint(name, functions[name])
+
+    tmp = tempfile.mkdtemp(prefix=f".tmp-{int(version)}-", dir=base_dir)
+    try:
+        archive.write_out(tmp, verbose=False)
+        _before_publish(tmp)
+        if os.path.exists(target):
+            old = tempfile.mkdtemp(prefix=f".old-{int(version)}-", dir=base_dir)
+            os.rename(target, os.path.join(old, "v"))
+            os.rename(tmp, target)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.rename(tmp, target)  # atomic on one file system
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return target
+
+
+def write_model_config(path, models):
+    """Writes a TF Serving `models.config` for `{name: base_path}` (atomically); returns its text."""
+    lines = ["model_config_list {"]
+    for name, base_path in models.items():
+        lines += ["  config {", f"    name: '{name}'", f"    base_path: '{base_path}'",
+                  "    model_platform: 'tensorflow'", "  }"]
+    text = "\n".join(lines + ["}"]) + "\n"
+    tmp = path + ".part"
+    with open(tmp, "w") as f:
+        f.write(text)
+    os.replace(tmp, path)
+    return text
+
+
+def _representative(data, signature_inputs):
+    """Yields dicts of single examples for the int8 calibration."""
+    if isinstance(data, dict):
+        n = len(next(iter(data.values())))
+        for i in range(n):
+            yield {k: np.asarray(v[i : i + 1]) for k, v in data.items()}
+    else:
+        (name,) = signature_inputs
+        for i in range(len(data)):
+            yield {name: np.asarray(data[i : i + 1])}
+
+
+def export_tflite(model, path, signature="decode", quantization=None, representative_data=None, prior=None):
+    """Converts one signature to a `.tflite` file that runs on TFLite builtin ops only.
+
+    Args:
+        model: as for `export_saved_model`.
+        path: str. The `.tflite` file (written atomically).
+        signature: str. A signature of `export_saved_model`'s table.
+        quantization: None (float32), "float16" (float16 weights), "dynamic"
+            (int8 weights, float activations) or "int8" (int8 weights and
+            activations, calibrated on `representative_data`; inputs and
+            outputs stay float32/int32).
+        representative_data: array of inputs, or dict of arrays by input name
+            (int8 only): a few hundred typical examples.
+        prior: `PixelCNNPrior` or None, as for `export_saved_model`.
+
+    Returns:
+        The file's size in bytes.
+    """
+    if quantization not in QUANTIZATIONS:
+        raise ValueError(f"`quantization` must be one of {QUANTIZATIONS}; received quantization={quantization!r}.")
+    if quantization == "int8" and representative_data is None:
+        raise ValueError("quantization='int8' needs representative_data to calibrate activations.")
+    functions = serving_functions(model, prior)
+    if signature not in functions:
+        raise ValueError(f"{type(model).__name__} has signatures {sorted(functions)}; received signature={signature!r}.")
+    with tempfile.TemporaryDirectory() as tmp:
+        saved = export_saved_model(model, tmp, version=1, prior=prior)
+        converter = tf.lite.TFLiteConverter.from_saved_model(saved, signature_keys=[signature])
+        # Builtin ops only: the model must run on LiteRT's standard runtime, no Flex delegate.
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+        if quantization == "float16":
+            converter.optimizations = [tf.lite.Optimize.DEFAULT]
+            converter.target_spec.supported_types = [tf.float16]
+        elif quantization == "dynamic":
+            converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        elif quantization == "int8":
+            converter.optimizations = [tf.lite.Optimize.DEFAULT]
+            names = [s.name for s in functions[signature].input_signature]
+            converter.representative_dataset = lambda: _representative(representative_data, names)
+            # Full-integer: every op in int8; only the float inputs/outputs are (de)quantised at the edges.
+            converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        flatbuffer = converter.convert()
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    fd, tmp_file = tempfile.mkstemp(suffix=".tflite.part", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(flatbuffer)
+        os.replace(tmp_file, path)
+    except BaseException:
+        if os.path.exists(tmp_file):
+            os.remove(tmp_file)
+        raise
+    return len(flatbuffer)
+
+
+def run_tflite(path, inputs, signature=None):
+    """Runs a `.tflite` signature with LiteRT's interpreter (`ai_edge_litert`).
+
+    Args:
+        path: str. A file from `export_tflite`.
+        inputs: dict of arrays by input name, or one array for a one-input signature.
+        signature: str or None. None: the file's only signature.
+
+    Returns:
+        dict of NumPy outputs by name.
+    """
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_path=str(path))
+    signatures = interpreter.get_signature_list()
+    if signature is None:
+        if len(signatures) != 1:
+            raise ValueError(f"{path} has signatures {sorted(signatures)}; pass signature=.")
+        signature = next(iter(signatures))
+    if signature not in signatures:
+        raise ValueError(f"{path} has signatures {sorted(signatures)}; received signature={signature!r}.")
+    runner = interpreter.get_signature_runner(signature)
+    if not isinstance(inputs, dict):
+        (name,) = signatures[signature]["inputs"]
+        inputs = {name: inputs}
+    details = runner.get_input_details()
+    feed = {name: np.asarray(value, dtype=details[name]["dtype"]) for name, value in inputs.items()}
+    return runner(**feed)
