@@ -6,7 +6,8 @@
 
 Prints train and test -ELBO per epoch and the importance-weighted test NLL, and
 writes model.keras, samples.png, reconstructions.png (and manifold.png) and
-results.json into --output-dir.
+results.json into --output-dir, and exports a TF Serving version folder
+(--output-dir/<version>/) and encode.tflite / decode.tflite there.
 """
 
 import argparse
@@ -33,6 +34,8 @@ def main(argv=None):
     p.add_argument("--iw-examples", type=int, help="test images for the NLL (default: all)")
     p.add_argument("--output-dir", default="saved_models/vae", help="where outputs go (default: saved_models/vae)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    p.add_argument("--no-export", dest="export", action="store_false",
+                   help="skip the SavedModel (TF Serving layout) and .tflite export at the end")
     p.add_argument("--verbose", type=int, default=1, choices=[0, 1, 2], help="0 quiet; 1 a line per epoch, plus the progress bar on a terminal; 2 always the bar")
     args = p.parse_args(argv)
     train_vae(**{k: (tuple(v) if k == "hidden_units" else v) for k, v in vars(args).items()})

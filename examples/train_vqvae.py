@@ -9,7 +9,9 @@ normalised MSE, perplexity and codebook usage. Stage 2 encodes the data into
 code grids and trains a gated PixelCNN prior on them, printing nats per grid
 and bits per code. At the end it reports the prior's test NLL and the two-stage
 model's NLL bound in bits per dimension, and writes model.keras, prior.keras,
-reconstructions.png, codes.png, samples.png and results.json into --output-dir.
+reconstructions.png, codes.png, samples.png and results.json into --output-dir,
+and exports a TF Serving version folder (--output-dir/<version>/, with sample
+signatures) and encode.tflite / decode.tflite there.
 """
 
 import argparse
@@ -44,6 +46,8 @@ def main(argv=None):
     p.add_argument("--temperature", type=float, default=1.0, help="sampling temperature (default: 1)")
     p.add_argument("--output-dir", default="saved_models/vqvae", help="where outputs go (default: saved_models/vqvae)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    p.add_argument("--no-export", dest="export", action="store_false",
+                   help="skip the SavedModel (TF Serving layout) and .tflite export at the end")
     p.add_argument("--verbose", type=int, default=1, choices=[0, 1, 2], help="0 quiet; 1 a line per epoch, plus the progress bar on a terminal; 2 always the bar")
     a = p.parse_args(argv)
     train_vqvae_with_prior(
@@ -61,7 +65,7 @@ def main(argv=None):
             epochs=a.prior_epochs, batch_size=a.batch_size, learning_rate=a.prior_learning_rate,
         ),
         num_samples=a.num_samples, temperature=a.temperature, output_dir=a.output_dir, seed=a.seed,
-        verbose=a.verbose,
+        verbose=a.verbose, export=a.export,
     )
 
 if __name__ == "__main__":

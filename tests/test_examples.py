@@ -31,6 +31,9 @@ def test_train_vae_example_writes_its_outputs(tmp_path):
                         ("manifold.png", (20 * 29 + 1, 20 * 29 + 1, 1))):
         assert tf.io.decode_png((out_dir / name).read_bytes()).shape == shape
     assert (out_dir / "model.keras").stat().st_size > 0
+    # Exported for TF Serving (version folder) and LiteRT.
+    assert (out_dir / "1" / "saved_model.pb").is_file() and (out_dir / "decode.tflite").stat().st_size > 0
+    assert results["saved_model"].endswith("/1") and len(results["tflite"]) == 2
 
 
 def test_train_vae_example_help():
@@ -58,6 +61,7 @@ def test_train_vqvae_example_runs_both_stages(tmp_path):
     assert results["test_nll_bound_bits_per_dim"] > 0 and results["prior_test_bits_per_code"] > 0
     assert tf.io.decode_png((out_dir / "samples.png").read_bytes()).shape == (2 * 29 + 1, 10 * 29 + 1, 1)
     assert (out_dir / "prior.keras").stat().st_size > 0
+    assert (out_dir / "1" / "saved_model.pb").is_file() and (out_dir / "encode.tflite").stat().st_size > 0
     assert tf.io.decode_png((out_dir / "reconstructions.png").read_bytes()).shape == (10 * 29 + 1, 10 * 29 + 1, 1)
     assert tf.io.decode_png((out_dir / "codes.png").read_bytes()).shape == (4 * 29 + 1, 10 * 29 + 1, 3)
     assert (out_dir / "model.keras").stat().st_size > 0

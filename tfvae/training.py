@@ -49,6 +49,21 @@ class EpochReport(keras.callbacks.Callback):
         self.printer(f"epoch {epoch + 1}/{self.total_epochs}: " + "; ".join(parts) + self.unit, flush=True)
 
 
+def _export(model, output_dir, say, prior=None):
+    """SavedModel version folder in `output_dir` (TF Serving ignores the other files) plus encode/decode .tflite."""
+    from tfvae import export
+
+    version_dir = export.export_saved_model(model, output_dir, prior=prior)
+    files = []
+    for signature in ("encode", "decode"):
+        path = os.path.join(output_dir, f"{signature}.tflite")
+        export.export_tflite(model, path, signature=signature, prior=prior)
+        files.append(path)
+    say(f"Exported SavedModel {version_dir} (signatures: {', '.join(export.serving_functions(model, prior))}) "
+        f"and {', '.join(os.path.basename(f) for f in files)}", flush=True)
+    return {"saved_model": version_dir, "tflite": files}
+
+
 def _keras_verbose(verbose):
     """0: quiet; 1: Keras' progress bar on a terminal only (logs stay clean); 2: always the bar."""
     if verbose >= 2:
@@ -82,6 +97,7 @@ def train_vae(
     output_dir="saved_models/vae",
     seed=0,
     verbose=1,
+    export=True,
 ):
     """Trains a (conditional) Gaussian VAE and writes its model, figures and figures of merit.
 
@@ -104,6 +120,8 @@ def train_vae(
             manifold.png (2-D latents) and results.json.
         seed: int. Seeds weights, data order and noise.
         verbose: int. 0 silent, 1 one line per epoch, 2 Keras' progress bar too.
+        export: bool. Also write a TF Serving version folder and
+            encode/decode .tflite files into `output_dir`.
 
     Returns:
         (model, dict of the measured figures).
@@ -182,6 +200,8 @@ def train_vae(
     model_path = os.path.join(output_dir, "model.keras")
     model.save(model_path)
     written.append("model.keras")
+    if export:
+        results.update(_export(model, output_dir, say))
     _write_json(os.path.join(output_dir, "results.json"), results)
     say(f"Wrote {', '.join(written)} and results.json to {output_dir}", flush=True)
     return model, results
@@ -328,6 +348,7 @@ def train_vqvae_with_prior(
     output_dir="saved_models/vqvae",
     seed=0,
     verbose=1,
+    export=True,
 ):
     """The whole job: VQ-VAE, codes, prior, new images.
 
@@ -337,7 +358,9 @@ def train_vqvae_with_prior(
     two-stage model's NLL bound in bits per dimension (`generative.nll_bound`
     with a discretised Gaussian whose scale is the root of the training MSE).
     Writes, besides the VQ-VAE's files, prior.keras, samples.png (one row per
-    class when conditional) and an extended results.json.
+    class when conditional) and an extended results.json; with `export`, also
+    a TF Serving version folder (with `sample` signatures) and encode/decode
+    .tflite files.
 
     Returns:
         (vqvae, prior, results).
@@ -384,6 +407,8 @@ def train_vqvae_with_prior(
     results["sample_seconds"] = round(time.perf_counter() - start, 2)
     images.save_png(os.path.join(output_dir, "samples.png"), samples.numpy(), columns=10)
     prior.save(os.path.join(output_dir, "prior.keras"))
+    if export:
+        results.update(_export(vqvae, output_dir, say, prior=prior))
     _write_json(os.path.join(output_dir, "results.json"), results)
     say(f"prior: test {results['prior_test_nats_per_code']:.4f} nats/code "
         f"({results['prior_test_bits_per_code']:.4f} bits/code)", flush=True)
