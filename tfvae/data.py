@@ -30,6 +30,7 @@ __all__ = [
     "DATASETS",
     "DatasetInfo",
     "DatasetNotAvailableError",
+    "EpochData",
     "dataset_info",
     "load",
     "load_arrays",
@@ -334,3 +335,68 @@ def pixel_variance(name, split="train", **kwargs):
         count += b.size
     mean = total / count
     return float(total_sq / count - mean * mean)
+
+
+class EpochData:
+    """Training data whose every epoch is a function of (seed, epoch) alone.
+
+    `load` shuffles with one random stream over the whole run, so epoch k's
+    order depends on the k - 1 epochs before it in the same process. Resuming
+    from a checkpoint needs epoch k by itself: `EpochData` keeps the split in
+    memory (as uint8, as stored) and builds each epoch's pipeline from
+    (seed, epoch): shuffle order and dynamic binarisation alike.
+
+    Args:
+        name, split, with_labels, binarize, value_range, data_dir, download:
+            as for `load`.
+        batch_size: int.
+        seed: int. Base seed.
+        shuffle: bool.
+
+    Call: `epoch_data(epoch)` returns that epoch's `tf.data.Dataset`.
+    """
+
+    def __init__(self, name, split="train", batch_size=128, seed=0, *, with_labels=False, binarize=None,
+                 value_range="unit", shuffle=True, data_dir=None, download=None):
+        info = dataset_info(name)
+        _check_args(info, split, batch_size, binarize, value_range, with_labels)
+        self.info, self.batch_size, self.seed = info, batch_size, int(seed)
+        self.with_labels, self.binarize, self.value_range, self.shuffle = with_labels, binarize, value_range, shuffle
+        if info.source == "frey_face":
+            self.images, self.labels = _frey_face_split(_frey_face_frames(data_dir, download), split), None
+        else:
+            ds = _tfds_dataset(info, split, data_dir, download, False, None)
+            images, labels = [], []
+            for example in ds.batch(4096).as_numpy_iterator():
+                images.append(example["image"])
+                if with_labels:
+                    labels.append(example["label"].astype(np.int32))
+            self.images = np.concatenate(images)
+            self.labels = np.concatenate(labels) if with_labels else None
+
+    def __len__(self):
+        return len(self.images)
+
+    def steps_per_epoch(self):
+        return -(-len(self.images) // self.batch_size)
+
+    def __call__(self, epoch):
+        info, epoch_seed = self.info, [self.seed, int(epoch)]
+        ds = tf.data.Dataset.from_tensor_slices((self.images, self.labels) if self.with_labels else self.images)
+        if self.shuffle:
+            ds = ds.shuffle(len(self.images), seed=self.seed * 1_000_003 + int(epoch), reshuffle_each_iteration=False)
+        ds = ds.batch(self.batch_size)
+
+        def prepare(index, batch):
+            images = batch[0] if self.with_labels else batch
+            x = tf.cast(images, tf.float32)
+            if not info.binary:
+                x = x / 255.0
+            if self.binarize == "dynamic":
+                seed = tf.stack([tf.constant(epoch_seed[0] * 7919 + epoch_seed[1], tf.int64), index])
+                x = tf.cast(tf.random.stateless_uniform(tf.shape(x), seed=seed) < x, tf.float32)
+            if self.value_range == "centered":
+                x = x - 0.5
+            return (x, batch[1]) if self.with_labels else x
+
+        return ds.enumerate().map(prepare, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)

@@ -18,7 +18,7 @@ import tensorflow as tf
 from tfvae import data, generative, images
 from tfvae.models import VAE, VQVAE, ConditionalVAE, PixelCNNPrior
 
-__all__ = ["EpochReport", "train_prior", "train_vae", "train_vqvae", "train_vqvae_with_prior"]
+__all__ = ["EpochReport", "fit_resumable", "train_prior", "train_vae", "train_vqvae", "train_vqvae_with_prior"]
 
 
 class EpochReport(keras.callbacks.Callback):
@@ -47,6 +47,54 @@ class EpochReport(keras.callbacks.Callback):
             if shown:
                 parts.append(f"{split} " + ", ".join(shown))
         self.printer(f"epoch {epoch + 1}/{self.total_epochs}: " + "; ".join(parts) + self.unit, flush=True)
+
+
+def fit_resumable(build_model, train_data, epochs, seed, validation_data=None, callbacks=(),
+                  checkpoint_dir=None, resume=False, verbose=0, say=print):
+    """Trains epoch by epoch with per-epoch checkpoints; resumes from the last one.
+
+    Args:
+        build_model: callable () -> compiled model, used when not resuming.
+        train_data: callable epoch -> dataset (e.g. `tfvae.data.EpochData`), so
+            that epoch k's data depend on (seed, k) only.
+        epochs: int. Total epochs.
+        seed: int. Keras' global seed is set to f(seed, epoch) before each epoch.
+        validation_data: dataset or None.
+        callbacks: more Keras callbacks.
+        checkpoint_dir: str or None. Write `tfvae.checkpoint` checkpoints here.
+        resume: bool. Continue from `checkpoint_dir`'s last checkpoint if any.
+
+    Returns:
+        (model, history dict of per-epoch lists, first epoch trained in this call).
+    """
+    from tfvae import checkpoint
+    from tfvae.callbacks import StopOnNonFinite
+
+    model, start = None, 0
+    if resume:
+        if not checkpoint_dir:
+            raise ValueError("resume=True needs a checkpoint_dir.")
+        latest = checkpoint.latest_checkpoint(checkpoint_dir)
+        if latest is not None:
+            model, state = checkpoint.load_checkpoint(latest)
+            if state.get("seed") != seed:
+                raise ValueError(f"The checkpoint {latest} was made with seed {state.get('seed')}; "
+                                 f"resume with that seed (received seed={seed}).")
+            start = int(state["next_epoch"])
+            say(f"Resuming from {latest}: epoch {start + 1} of {epochs}.", flush=True)
+    if model is None:
+        model = build_model()
+    all_callbacks = [StopOnNonFinite(), *callbacks]
+    if checkpoint_dir:
+        all_callbacks.append(checkpoint.EpochCheckpoint(checkpoint_dir, {"seed": seed}))
+    history = {}
+    for epoch in range(start, epochs):
+        keras.utils.set_random_seed(seed * 1_000_003 + epoch)
+        h = model.fit(train_data(epoch), validation_data=validation_data, initial_epoch=epoch, epochs=epoch + 1,
+                      callbacks=all_callbacks, verbose=_keras_verbose(verbose))
+        for k, v in h.history.items():
+            history.setdefault(k, []).extend(v)
+    return model, history, start
 
 
 def _export(model, output_dir, say, prior=None):
@@ -98,6 +146,9 @@ def train_vae(
     seed=0,
     verbose=1,
     export=True,
+    checkpoint_dir=None,
+    resume=False,
+    callbacks=(),
 ):
     """Trains a (conditional) Gaussian VAE and writes its model, figures and figures of merit.
 
@@ -122,6 +173,8 @@ def train_vae(
         verbose: int. 0 silent, 1 one line per epoch, 2 Keras' progress bar too.
         export: bool. Also write a TF Serving version folder and
             encode/decode .tflite files into `output_dir`.
+        checkpoint_dir, resume: per-epoch checkpoints and resuming (see `fit_resumable`).
+        callbacks: more Keras callbacks (see `tfvae.callbacks`).
 
     Returns:
         (model, dict of the measured figures).
@@ -132,8 +185,7 @@ def train_vae(
         likelihood = "bernoulli" if (info.binary or binarize) else "gaussian"
     keras.utils.set_random_seed(seed)
     split = "train" if train_examples is None else f"train[:{int(train_examples)}]"
-    common = dict(with_labels=conditional, binarize=binarize)
-    train_ds = data.load(dataset, split, batch_size, seed=seed, **common)
+    train_data = data.EpochData(dataset, split, batch_size, seed, with_labels=conditional, binarize=binarize)
     test = data.load_arrays(dataset, "test", with_labels=conditional)
     x_test, y_test = test if conditional else (test, None)
     if binarize:
@@ -145,19 +197,23 @@ def train_vae(
     extra = {"num_classes": info.num_classes} if conditional else {}
     hidden = tuple(int(h) for h in (hidden_units if np.ndim(hidden_units) else (hidden_units,)))
     model_args = dict(likelihood=likelihood, beta=beta, kl_warmup_steps=kl_warmup_steps, seed=seed, **extra)
-    if architecture == "mlp":
-        model = cls.mlp(info.image_shape, latent_dim, hidden_units=hidden, **model_args)
-    elif architecture == "conv":
-        model = cls.conv(info.image_shape, latent_dim, hidden_units=hidden[0], **model_args)
-    else:
+    if architecture not in ("mlp", "conv"):
         raise ValueError(f"`architecture` must be 'mlp' or 'conv'; received architecture={architecture!r}.")
-    model.compile(keras.optimizers.Adam(learning_rate))
-    say(f"Training a {type(model).__name__} ({architecture}, {likelihood}, latent {latent_dim}) "
-        f"on {dataset} {split} for {epochs} epochs; {model.count_params():,} parameters.", flush=True)
+
+    def build():
+        if architecture == "mlp":
+            model = cls.mlp(info.image_shape, latent_dim, hidden_units=hidden, **model_args)
+        else:
+            model = cls.conv(info.image_shape, latent_dim, hidden_units=hidden[0], **model_args)
+        model.compile(keras.optimizers.Adam(learning_rate))
+        say(f"Training a {type(model).__name__} ({architecture}, {likelihood}, latent {latent_dim}) "
+            f"on {dataset} {split} for {epochs} epochs; {model.count_params():,} parameters.", flush=True)
+        return model
 
     start = time.perf_counter()
-    history = model.fit(train_ds, validation_data=test_ds, epochs=epochs,
-                        verbose=_keras_verbose(verbose), callbacks=[EpochReport(epochs, printer=say)] if verbose else [])
+    report = [EpochReport(epochs, printer=say)] if verbose else []
+    model, history, _ = fit_resumable(build, train_data, epochs, seed, test_ds, [*report, *callbacks],
+                                      checkpoint_dir, resume, verbose, say)
     train_seconds = time.perf_counter() - start
     results = {
         "dataset": dataset,
@@ -165,10 +221,10 @@ def train_vae(
         "latent_dim": latent_dim,
         "epochs": epochs,
         "train_seconds": round(train_seconds, 1),
-        "train_nelbo": float(history.history["loss"][-1]),
-        "test_nelbo": float(history.history["val_loss"][-1]),
-        "test_kl": float(history.history["val_kl"][-1]),
     }
+    if history:  # empty when a resumed run had nothing left to do
+        results.update(train_nelbo=float(history["loss"][-1]), test_nelbo=float(history["val_loss"][-1]),
+                       test_kl=float(history["val_kl"][-1]))
     if iw_samples:
         start = time.perf_counter()
         m = len(x_test) if iw_examples is None else int(iw_examples)
@@ -178,7 +234,7 @@ def train_vae(
                        iw_seconds=round(time.perf_counter() - start, 1))
         say(f"test NLL (importance-weighted, k={iw_samples}, {m} images): "
             f"{results['test_nll']:.2f} nats", flush=True)
-    if likelihood == "bernoulli":
+    if likelihood == "bernoulli" and "test_nelbo" in results:
         # Bits per dimension mean something for discrete data only, not for densities.
         results["test_nelbo_bits_per_dim"] = results["test_nelbo"] / (math.prod(info.image_shape) * math.log(2))
 
@@ -226,13 +282,17 @@ def train_vqvae(
     output_dir="saved_models/vqvae",
     seed=0,
     verbose=1,
+    checkpoint_dir=None,
+    resume=False,
+    callbacks=(),
 ):
     """Trains a VQ-VAE, evaluates it on the test split and writes model and figures.
 
     Reconstruction is the squared error divided by the training pixels' variance.
     Writes model.keras, reconstructions.png (each test image beside its
     reconstruction), codes.png (each test image beside its code grid, one
-    colour per code) and results.json into `output_dir`.
+    colour per code) and results.json into `output_dir`. `checkpoint_dir`,
+    `resume` and `callbacks` as in `train_vae`.
 
     Returns:
         (model, dict of measured figures).
@@ -241,34 +301,42 @@ def train_vqvae(
     say = print if verbose else (lambda *a, **k: None)
     keras.utils.set_random_seed(seed)
     split = "train" if train_examples is None else f"train[:{int(train_examples)}]"
-    train_ds = data.load(dataset, split, batch_size, seed=seed)
+    train_data = data.EpochData(dataset, split, batch_size, seed)
     x_test = data.load_arrays(dataset, "test")
-    variance = data.pixel_variance(dataset, split)
-    model = VQVAE.conv(
-        info.image_shape, num_embeddings=num_embeddings, embedding_dim=embedding_dim,
-        hidden_filters=hidden_filters, residual_filters=residual_filters, num_downsamplings=num_downsamplings,
-        num_residual_blocks=num_residual_blocks, quantizer=quantizer, commitment_cost=commitment_cost,
-        decay=decay, dead_code_steps=dead_code_steps, seed=seed, data_variance=variance,
-    )
-    model.compile(keras.optimizers.Adam(learning_rate))
-    say(f"Training a VQ-VAE ({quantizer}, {num_embeddings} codes of size {embedding_dim}, grid "
-        f"{model.grid_shape[0]}x{model.grid_shape[1]}) on {dataset} {split} for {epochs} epochs; "
-        f"{model.count_params():,} parameters; pixel variance {variance:.5f}.", flush=True)
+    # The training pixels' variance, as load() scales them (uint8 / 255).
+    variance = float(np.var(train_data.images.astype(np.float64) / (1.0 if info.binary else 255.0)))
+
+    def build():
+        model = VQVAE.conv(
+            info.image_shape, num_embeddings=num_embeddings, embedding_dim=embedding_dim,
+            hidden_filters=hidden_filters, residual_filters=residual_filters, num_downsamplings=num_downsamplings,
+            num_residual_blocks=num_residual_blocks, quantizer=quantizer, commitment_cost=commitment_cost,
+            decay=decay, dead_code_steps=dead_code_steps, seed=seed, data_variance=variance,
+        )
+        model.compile(keras.optimizers.Adam(learning_rate))
+        say(f"Training a VQ-VAE ({quantizer}, {num_embeddings} codes of size {embedding_dim}, grid "
+            f"{model.grid_shape[0]}x{model.grid_shape[1]}) on {dataset} {split} for {epochs} epochs; "
+            f"{model.count_params():,} parameters; pixel variance {variance:.5f}.", flush=True)
+        return model
+
     test_ds = tf.data.Dataset.from_tensor_slices(x_test).batch(500)
     report = EpochReport(epochs, {"reconstruction": "normalised MSE", "perplexity": "perplexity",
                                   "codebook_usage": "usage"}, unit="", printer=say)
     start = time.perf_counter()
-    history = model.fit(train_ds, validation_data=test_ds, epochs=epochs,
-                        verbose=_keras_verbose(verbose), callbacks=[report] if verbose else [])
+    model, history, _ = fit_resumable(build, train_data, epochs, seed, test_ds,
+                                      [*([report] if verbose else []), *callbacks], checkpoint_dir, resume,
+                                      verbose, say)
     results = {
         "dataset": dataset,
         "quantizer": quantizer,
         "epochs": epochs,
         "train_seconds": round(time.perf_counter() - start, 1),
         "pixel_variance": variance,
-        **{f"train_{k}": float(v[-1]) for k, v in history.history.items() if not k.startswith("val_")},
-        **{f"test_{k[4:]}": float(v[-1]) for k, v in history.history.items() if k.startswith("val_")},
     }
+    # Final test figures from the trained model (also right after a resume with nothing left to train).
+    test = model.evaluate(test_ds, verbose=0, return_dict=True)
+    results.update({f"test_{k}": float(v) for k, v in test.items()})
+    results.update({f"train_{k}": float(v[-1]) for k, v in history.items() if not k.startswith("val_")})
     os.makedirs(output_dir, exist_ok=True)
     originals = x_test[:50]
     recon = model.reconstruct(originals).numpy()
@@ -304,36 +372,47 @@ def train_prior(
     learning_rate=1e-3,
     seed=0,
     verbose=1,
+    checkpoint_dir=None,
+    resume=False,
+    callbacks=(),
 ):
-    """Fits a `PixelCNNPrior` to a VQ-VAE's code grids; returns (prior, results)."""
+    """Fits a `PixelCNNPrior` to a VQ-VAE's code grids; returns (prior, results).
+
+    `checkpoint_dir`, `resume` and `callbacks` as in `train_vae`.
+    """
     say = print if verbose else (lambda *a, **k: None)
     keras.utils.set_random_seed(seed)
-    prior = PixelCNNPrior(vqvae.grid_shape, vqvae.num_embeddings, filters=filters, num_layers=num_layers,
-                          kernel_size=kernel_size, num_classes=num_classes)
-    prior.compile(keras.optimizers.Adam(learning_rate))
     conditional = num_classes is not None
 
-    def dataset(codes, labels, shuffle):
-        ds = tf.data.Dataset.from_tensor_slices((codes, labels) if conditional else codes)
-        if shuffle:
-            ds = ds.shuffle(len(codes), seed=seed, reshuffle_each_iteration=True)
+    def build():
+        prior = PixelCNNPrior(vqvae.grid_shape, vqvae.num_embeddings, filters=filters, num_layers=num_layers,
+                              kernel_size=kernel_size, num_classes=num_classes)
+        prior.compile(keras.optimizers.Adam(learning_rate))
+        say(f"Training a PixelCNN prior ({num_layers} gated blocks of {filters} filters"
+            f"{', conditional' if conditional else ''}) on {len(train_codes):,} code grids for {epochs} epochs; "
+            f"{prior.count_params():,} parameters.", flush=True)
+        return prior
+
+    def epoch_data(epoch):
+        ds = tf.data.Dataset.from_tensor_slices((train_codes, train_labels) if conditional else train_codes)
+        ds = ds.shuffle(len(train_codes), seed=seed * 1_000_003 + epoch, reshuffle_each_iteration=False)
         return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
 
-    say(f"Training a PixelCNN prior ({num_layers} gated blocks of {filters} filters"
-        f"{', conditional' if conditional else ''}) on {len(train_codes):,} code grids for {epochs} epochs; "
-        f"{prior.count_params():,} parameters.", flush=True)
+    test_ds = tf.data.Dataset.from_tensor_slices((test_codes, test_labels) if conditional else test_codes)
+    test_ds = test_ds.batch(batch_size)
     report = EpochReport(epochs, {"loss": "nats/grid", "bits_per_code": "bits/code"}, unit="", printer=say)
     start = time.perf_counter()
-    history = prior.fit(dataset(train_codes, train_labels, True),
-                        validation_data=dataset(test_codes, test_labels, False), epochs=epochs,
-                        verbose=_keras_verbose(verbose), callbacks=[report] if verbose else [])
+    prior, history, _ = fit_resumable(build, epoch_data, epochs, seed, test_ds,
+                                      [*([report] if verbose else []), *callbacks], checkpoint_dir, resume,
+                                      verbose, say)
+    test = prior.evaluate(test_ds, verbose=0, return_dict=True)
     codes_per_grid = math.prod(vqvae.grid_shape)
     results = {
         "prior_epochs": epochs,
         "prior_train_seconds": round(time.perf_counter() - start, 1),
-        "prior_train_nats_per_code": float(history.history["loss"][-1]) / codes_per_grid,
-        "prior_test_nats_per_code": float(history.history["val_loss"][-1]) / codes_per_grid,
-        "prior_test_bits_per_code": float(history.history["val_bits_per_code"][-1]),
+        "prior_train_nats_per_code": float(history["loss"][-1]) / codes_per_grid if history else None,
+        "prior_test_nats_per_code": float(test["loss"]) / codes_per_grid,
+        "prior_test_bits_per_code": float(test["bits_per_code"]),
     }
     return prior, results
 
@@ -349,6 +428,8 @@ def train_vqvae_with_prior(
     seed=0,
     verbose=1,
     export=True,
+    checkpoint_dir=None,
+    resume=False,
 ):
     """The whole job: VQ-VAE, codes, prior, new images.
 
@@ -371,7 +452,9 @@ def train_vqvae_with_prior(
         raise ValueError(f"{dataset!r} has no labels; received conditional=True.")
     vqvae_args = dict(vqvae_args or {})
     prior_args = dict(prior_args or {})
-    vqvae, results = train_vqvae(dataset=dataset, output_dir=output_dir, seed=seed, verbose=verbose, **vqvae_args)
+    sub = (lambda name: None) if checkpoint_dir is None else (lambda name: os.path.join(checkpoint_dir, name))
+    vqvae, results = train_vqvae(dataset=dataset, output_dir=output_dir, seed=seed, verbose=verbose,
+                                 checkpoint_dir=sub("vqvae"), resume=resume, **vqvae_args)
 
     start = time.perf_counter()
     split = "train" if vqvae_args.get("train_examples") is None else f"train[:{int(vqvae_args['train_examples'])}]"
@@ -384,13 +467,16 @@ def train_vqvae_with_prior(
 
     prior, prior_results = train_prior(
         vqvae, train_codes, test_codes, train_labels, test_labels,
-        num_classes=info.num_classes if conditional else None, seed=seed, verbose=verbose, **prior_args,
+        num_classes=info.num_classes if conditional else None, seed=seed, verbose=verbose,
+        checkpoint_dir=sub("prior"), resume=resume, **prior_args,
     )
     results.update(prior_results)
 
     x_test = data.load_arrays(dataset, "test", with_labels=conditional)
     x_test, y_test = x_test if conditional else (x_test, None)
-    scale = math.sqrt(results["train_reconstruction"] * results["pixel_variance"])
+    # The decoder's Gaussian scale comes from training data only: the root of the training MSE.
+    x_fit = data.load_arrays(dataset, split, limit=10_000)
+    scale = math.sqrt(float(np.mean((vqvae.reconstruct(x_fit).numpy() - x_fit) ** 2)))
     bound = generative.nll_bound(vqvae, prior, x_test, y_test, observation_scale=scale)
     results.update(
         observation_scale=scale,

@@ -73,8 +73,10 @@ class VAE(CheckedModel):
             deviation (float > 0), "learned" (one trainable log-scale per
             dimension; the default) or "decoder" (the decoder's second output).
             Must be None for "bernoulli".
-        beta: float. Weight of the KL term in the training objective (beta-VAE);
-            the reported `loss` is always the true -ELBO (beta = 1).
+        beta: float. Initial weight of the KL term in the training objective
+            (beta-VAE); it lives in the non-trainable weight `kl_beta`, which
+            `tfvae.callbacks.BetaSchedule` can change during training. The
+            reported `loss` is always the true -ELBO (beta = 1).
         kl_warmup_steps: int. When > 0 the KL weight grows linearly from
             beta / kl_warmup_steps to beta over this many optimizer steps.
         validate_inputs: bool. Check images (and labels) for shape, dtype, NaN/Inf
@@ -246,6 +248,11 @@ class VAE(CheckedModel):
             enc_in = self._encoder_inputs(keras.KerasTensor((1, *image_shape)), self._label_spec())
             latent_shape = tuple(self.encoder.compute_output_spec(enc_in)[0].shape[1:])
         self._latent_dim = int(latent_shape[-1])
+        # A variable, not a constant of the compiled step, so that callbacks can schedule it.
+        self.kl_beta = self.add_weight(
+            shape=(), initializer=keras.initializers.Constant(self.beta), trainable=False, name="kl_beta",
+            dtype="float32",
+        )
         if self.observation_scale == "learned":
             self.log_scale = self.add_weight(
                 shape=image_shape, initializer="zeros", name="log_scale", dtype="float32"
@@ -323,9 +330,9 @@ class VAE(CheckedModel):
 
     def _kl_weight(self):
         if self.kl_warmup_steps <= 0:
-            return self.beta
+            return ops.convert_to_tensor(self.kl_beta)
         step = ops.cast(self.optimizer.iterations, "float32") + 1.0
-        return self.beta * ops.minimum(1.0, step / float(self.kl_warmup_steps))
+        return self.kl_beta * ops.minimum(1.0, step / float(self.kl_warmup_steps))
 
     # ------------------------------------------------------------- keras API
     def call(self, inputs, training=False):
