@@ -30,7 +30,14 @@ import tensorflow as tf
 from tfvae.generative import check_compatible
 from tfvae.models import VAE, VQVAE, ConditionalVAE, PixelCNNPrior
 
-__all__ = ["export_saved_model", "export_tflite", "run_tflite", "serving_functions", "write_model_config"]
+__all__ = [
+    "export_saved_model",
+    "export_tflite",
+    "load_saved_model",
+    "run_tflite",
+    "serving_functions",
+    "write_model_config",
+]
 
 QUANTIZATIONS = (None, "float16", "dynamic", "int8")
 _VERSION = re.compile(r"^\d+$")
@@ -225,6 +232,20 @@ def export_saved_model(model, base_dir, version=None, prior=None, overwrite=Fals
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return target
+
+
+def load_saved_model(path):
+    """`tf.saved_model.load` with a clear `ValueError` for a folder that is not a SavedModel."""
+    if not os.path.isdir(path):
+        raise ValueError(f"{path} is not a folder; expected a SavedModel version folder such as serving/vae/1.")
+    if not os.path.isfile(os.path.join(path, "saved_model.pb")):
+        versions = _existing_versions(path)
+        hint = f" It holds versions {versions}: pass {os.path.join(path, str(versions[-1]))}." if versions else ""
+        raise ValueError(f"{path} is not a SavedModel folder (no saved_model.pb).{hint}")
+    try:
+        return tf.saved_model.load(path)
+    except Exception as e:  # a damaged SavedModel raises several kinds
+        raise ValueError(f"{path} could not be loaded as a SavedModel: {type(e).__name__}: {str(e)[:300]}") from None
 
 
 def write_model_config(path, models):

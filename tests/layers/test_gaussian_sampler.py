@@ -47,3 +47,16 @@ def test_rejects_bad_seed(seed):
 def test_rejects_mismatched_shapes():
     with pytest.raises(ValueError, match="same shape"):
         GaussianSampler()([np.zeros((2, 3), "float32"), np.zeros((2, 4), "float32")])
+
+
+def test_keras_file_keeps_the_noise_sequence(tmp_path):
+    import keras
+
+    mean, log_var = keras.Input((3,)), keras.Input((3,))
+    model = keras.Model([mean, log_var], GaussianSampler(seed=5)([mean, log_var]))
+    args = [np.zeros((2, 3), "float32"), np.zeros((2, 3), "float32")]
+    model(args)
+    model(args)  # advance the generator
+    model.save(tmp_path / "s.keras")
+    loaded = keras.saving.load_model(tmp_path / "s.keras")
+    np.testing.assert_array_equal(loaded(args).numpy(), model(args).numpy())

@@ -1,6 +1,7 @@
 """The reparameterised Gaussian sample z = mean + sigma * eps."""
 
 import keras
+import numpy as np
 from keras import ops
 
 
@@ -55,6 +56,15 @@ class GaussianSampler(keras.layers.Layer):
 
     def compute_output_shape(self, input_shape):
         return input_shape[0]
+
+    # Keras does not save a SeedGenerator's state in .keras files; this layer
+    # does, so that a checkpointed model resumes its noise sequence exactly.
+    def save_own_variables(self, store):
+        store["seed_generator_state"] = np.asarray(self.seed_generator.state.numpy())
+
+    def load_own_variables(self, store):
+        if "seed_generator_state" in store.keys():
+            self.seed_generator.state.assign(store["seed_generator_state"][...])
 
     def get_config(self):
         return {**super().get_config(), "seed": self.seed}

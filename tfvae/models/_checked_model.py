@@ -29,6 +29,14 @@ class CheckedModel(keras.Model):
             )
         super().compile(optimizer, *args, jit_compile=jit_compile, **kwargs)
 
+    def compile_from_config(self, config):
+        # Keras skips compile() on load for models that override it unless they
+        # provide this; without it a reloaded model (a checkpoint) has no optimizer.
+        config = keras.saving.deserialize_keras_object(config)
+        self.compile(**config)
+        if self.built:
+            self.optimizer.build(self.trainable_variables)  # so the saved optimizer state can load into it
+
 
 def _translated(name):
     base = getattr(keras.Model, name)

@@ -1,0 +1,256 @@
+"""The `tfvae` command line, driven as a user would: subprocesses of the installed console script."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tests.conftest import ROOT
+from tests.helpers import real_data
+from tfvae import data
+
+TINY_VAE = ["--epochs", "2", "--train-examples", "600", "--hidden-units", "16", "--latent-dim", "2",
+            "--iw-samples", "5", "--iw-examples", "20"]
+TINY_VQ = ["--epochs", "1", "--train-examples", "300", "--hidden-filters", "8", "--residual-filters", "4",
+           "--num-embeddings", "16", "--embedding-dim", "4"]
+
+
+def tfvae(*args, timeout=600):
+    exe = shutil.which("tfvae")
+    assert exe, "the tfvae console script is not installed (pip install -e .)"
+    return subprocess.run([exe, *map(str, args)], capture_output=True, text=True, timeout=timeout, cwd=ROOT)
+
+
+def ok(proc):
+    assert proc.returncode == 0, f"exit {proc.returncode}\nSTDOUT:\n{proc.stdout[-2000:]}\nSTDERR:\n{proc.stderr[-3000:]}"
+    return proc.stdout
+
+
+def refused(proc, *texts):
+    assert proc.returncode == 2, f"exit {proc.returncode}\n{proc.stderr[-3000:]}"
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith("tfvae ") and "error:" in last, last  # one line, no traceback
+    for text in texts:
+        assert text in last, (text, last)
+
+
+def png_shape(path):
+    return tuple(tf.io.decode_png(open(path, "rb").read()).shape)
+
+
+@pytest.fixture(scope="module")
+def vae_run(tmp_path_factory):
+    real_data(data.load, "binarized_mnist", "test", 10)
+    out = tmp_path_factory.mktemp("cli") / "vae"
+    stdout = ok(tfvae("train", "vae", *TINY_VAE, "--image-every", "1", "--tensorboard", "--output-dir", out))
+    return out, stdout
+
+
+def test_train_vae_writes_model_figures_logs_checkpoints_and_exports(vae_run):
+    out, stdout = vae_run
+    assert "epoch 2/2: train -ELBO" in stdout and "test NLL (importance-weighted, k=5" in stdout
+    for name in ("model.keras", "results.json", "samples.png", "reconstructions.png", "manifold.png",
+                 "images/samples_epoch_002.png", "images/reconstructions_epoch_001.png",
+                 "images/traversal_epoch_002.png", "checkpoints/latest", "1/saved_model.pb", "decode.tflite"):
+        assert (out / name).exists(), name
+    assert (out / "checkpoints" / "latest").read_text().strip() == "epoch-0001"
+    assert any(f.startswith("events.out.tfevents") for _, _, fs in os.walk(out / "logs") for f in fs)
+
+
+def test_evaluate_sample_and_export_a_trained_vae(vae_run, tmp_path):
+    out, _ = vae_run
+    figures = json.loads(ok(tfvae("evaluate", out / "model.keras", "--dataset", "binarized_mnist",
+                                  "--examples", "50", "--iw-samples", "10", "--json")))
+    assert figures["examples"] == 50 and figures["nll"] <= figures["nelbo"] + 5 and figures["bits_per_dim"] > 0
+    ok(tfvae("sample", out / "model.keras", "-n", "12", "--columns", "4", "--out", tmp_path / "s.png"))
+    assert png_shape(tmp_path / "s.png") == (3 * 29 + 1, 4 * 29 + 1, 1)
+    ok(tfvae("export", out / "model.keras", "--saved-model", tmp_path / "serving", "--tflite", tmp_path / "d.tflite",
+             "--quantization", "int8", "--dataset", "binarized_mnist"))
+    assert (tmp_path / "serving" / "1" / "saved_model.pb").is_file() and (tmp_path / "d.tflite").stat().st_size > 0
+    # The exported SavedModel samples too, without the Keras file.
+    ok(tfvae("sample", tmp_path / "serving" / "1", "-n", "4", "--out", tmp_path / "sm.png"))
+    assert png_shape(tmp_path / "sm.png")[2] == 1
+
+
+def test_cvae_samples_the_asked_labels(tmp_path):
+    real_data(data.load, "mnist", "test", 10)
+    ok(tfvae("train", "cvae", *TINY_VAE, "--no-export", "--output-dir", tmp_path / "cvae"))
+    ok(tfvae("sample", tmp_path / "cvae" / "model.keras", "-n", "8", "--labels", "3", "7", "--out", tmp_path / "c.png"))
+    assert png_shape(tmp_path / "c.png") == (29 + 1, 8 * 29 + 1, 1)
+    refused(tfvae("sample", tmp_path / "cvae" / "model.keras", "-n", "2", "--labels", "12", "--out", tmp_path / "x.png"),
+            "labels must lie in [0, 10)")
+
+
+def test_vqvae_and_prior_train_evaluate_and_sample(tmp_path):
+    real_data(data.load, "mnist", "test", 10)
+    vq = tmp_path / "vq"
+    stdout = ok(tfvae("train", "vqvae", *TINY_VQ, "--prior-epochs", "1", "--prior-filters", "8", "--prior-layers", "2",
+                      "--num-samples", "10", "--output-dir", vq))
+    assert "codebook after epoch 1: usage" in stdout and "bits/dim" in stdout
+    figures = json.loads(ok(tfvae("evaluate", vq / "model.keras", "--dataset", "mnist", "--examples", "200",
+                                  "--prior", vq / "prior.keras", "--json")))
+    assert 0 < figures["codebook_usage"] <= 1 and figures["nll_bound_bits_per_dim"] > 0
+    ok(tfvae("train", "prior", "--vqvae", vq / "model.keras", "--epochs", "1", "--train-examples", "300",
+             "--prior-filters", "8", "--prior-layers", "2", "--output-dir", tmp_path / "prior"))
+    prior_figures = json.loads(ok(tfvae("evaluate", tmp_path / "prior" / "prior.keras", "--dataset", "mnist",
+                                        "--vqvae", vq / "model.keras", "--examples", "200", "--json")))
+    assert prior_figures["bits_per_code"] > 0
+    ok(tfvae("sample", vq / "model.keras", "--prior", tmp_path / "prior" / "prior.keras", "-n", "6", "--columns", "6",
+             "--out", tmp_path / "v.png"))
+    assert png_shape(tmp_path / "v.png") == (29 + 1, 6 * 29 + 1, 1)
+    refused(tfvae("sample", vq / "model.keras", "-n", "2", "--out", tmp_path / "y.png"), "needs --prior")
+
+
+def _weights(path):
+    import keras
+
+    import tfvae  # noqa: F401
+
+    return [w.numpy() for w in keras.saving.load_model(path).weights]
+
+
+KILLER = """
+import os, signal, sys
+from tfvae import cli, callbacks
+kill_at = int(sys.argv[1])
+original = callbacks.StopOnNonFinite.on_train_batch_end
+def on_train_batch_end(self, batch, logs=None):
+    original(self, batch, logs)
+    if int(self.model.optimizer.iterations.numpy()) == kill_at:
+        os.kill(os.getpid(), signal.SIGKILL)  # a real kill, mid-epoch
+callbacks.StopOnNonFinite.on_train_batch_end = on_train_batch_end
+sys.exit(cli.main(sys.argv[2:]))
+"""
+
+
+def test_killed_mid_epoch_and_resumed_reaches_the_same_weights(tmp_path):
+    real_data(data.load, "binarized_mnist", "test", 10)
+    args = ["train", "vae", "--epochs", "3", "--train-examples", "1000", "--hidden-units", "16", "--latent-dim", "2",
+            "--iw-samples", "0", "--no-export", "--deterministic", "--seed", "7"]
+    ok(tfvae(*args, "--output-dir", tmp_path / "straight"))
+    # 1000 examples / batch 100 = 10 steps per epoch: step 15 is the middle of epoch 2.
+    killed = subprocess.run([sys.executable, "-c", KILLER, "15", *args, "--output-dir", str(tmp_path / "resumed")],
+                            capture_output=True, text=True, timeout=600, cwd=ROOT)
+    assert killed.returncode == -9, killed.stderr[-2000:]
+    assert (tmp_path / "resumed" / "checkpoints" / "latest").read_text().strip() == "epoch-0000"
+    assert not (tmp_path / "resumed" / "model.keras").exists()
+    stdout = ok(tfvae(*args, "--resume", "--output-dir", tmp_path / "resumed"))
+    assert "Resuming from" in stdout and "epoch 2 of 3" in stdout
+    for a, b in zip(_weights(tmp_path / "straight" / "model.keras"), _weights(tmp_path / "resumed" / "model.keras")):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+CHECKPOINT_KILLER = """
+import os, signal, sys
+from tfvae import checkpoint, cli
+calls = []
+def before_publish(path):
+    calls.append(path)
+    if len(calls) == 2:  # the second checkpoint is fully written in its temporary folder: die before publishing
+        os.kill(os.getpid(), signal.SIGKILL)
+checkpoint._before_publish = before_publish
+sys.exit(cli.main(sys.argv[1:]))
+"""
+
+
+def test_crash_while_writing_a_checkpoint_leaves_the_previous_one_loadable(tmp_path):
+    real_data(data.load, "binarized_mnist", "test", 10)
+    args = ["train", "vae", "--epochs", "3", "--train-examples", "500", "--hidden-units", "8", "--latent-dim", "2",
+            "--iw-samples", "0", "--no-export", "--output-dir", str(tmp_path / "run")]
+    killed = subprocess.run([sys.executable, "-c", CHECKPOINT_KILLER, *args], capture_output=True, text=True,
+                            timeout=600, cwd=ROOT)
+    assert killed.returncode == -9
+    ckpt = tmp_path / "run" / "checkpoints"
+    assert (ckpt / "latest").read_text().strip() == "epoch-0000"
+    from tfvae.checkpoint import latest_checkpoint, load_checkpoint
+
+    model, state = load_checkpoint(latest_checkpoint(str(ckpt)))
+    assert state["epoch"] == 0 and model.count_params() > 0
+    stdout = ok(tfvae(*args, "--resume"))
+    assert "Resuming from" in stdout and (ckpt / "latest").read_text().strip() == "epoch-0002"
+
+
+def refused_in_process(capsys, argv, *texts):
+    """cli.main in this process: the same parser and messages, without a TensorFlow start-up per case."""
+    from tfvae import cli
+
+    assert cli.main([str(a) for a in argv]) == 2
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert last.startswith(f"tfvae {argv[0]}: error:"), last
+    for text in texts:
+        assert text in last, (text, last)
+
+
+def test_bad_inputs_are_refused_with_one_clear_line(tmp_path, vae_run, capsys):
+    out, _ = vae_run
+    (tmp_path / "junk.keras").write_bytes(b"\x00garbage" * 100)
+    refused(tfvae("evaluate", tmp_path / "junk.keras", "--dataset", "mnist"), "not a .keras model file")  # as a user
+    whole = (out / "model.keras").read_bytes()
+    (tmp_path / "truncated.keras").write_bytes(whole[: len(whole) // 2])
+    refused_in_process(capsys, ["sample", tmp_path / "truncated.keras", "--out", tmp_path / "t.png"], "truncated.keras")
+    refused_in_process(capsys, ["evaluate", tmp_path / "missing.keras", "--dataset", "mnist"], "no such model file")
+    refused_in_process(capsys, ["sample", out / "images", "--out", tmp_path / "n.png"], "is not a SavedModel folder")
+    refused_in_process(capsys, ["sample", out, "--out", tmp_path / "n.png"], "It holds versions [1]")
+    refused_in_process(capsys, ["evaluate", out / "model.keras", "--dataset", "mnsit"], "Unknown data set 'mnsit'")
+    refused_in_process(capsys, ["evaluate", out / "model.keras", "--dataset", "frey_face"],
+                       "expected images of shape (batch, 28, 28, 1)")
+    refused_in_process(capsys, ["export", out / "model.keras", "--saved-model", out, "--version", 1], "exists")
+    assert not (tmp_path / "t.png").exists() and not (tmp_path / "n.png").exists()  # nothing half-written
+
+
+NAN_MAKER = """
+import sys
+from tfvae import callbacks, cli
+original = callbacks.StopOnNonFinite.on_epoch_begin
+def on_epoch_begin(self, epoch, logs=None):
+    original(self, epoch, logs)
+    if epoch == 1:
+        self.model.optimizer.learning_rate.assign(1e9)  # epoch 2 diverges
+callbacks.StopOnNonFinite.on_epoch_begin = on_epoch_begin
+sys.exit(cli.main(sys.argv[1:]))
+"""
+
+
+def test_non_finite_loss_stops_training_and_keeps_the_last_good_checkpoint(tmp_path):
+    real_data(data.load, "binarized_mnist", "test", 10)
+    args = ["train", "vae", "--epochs", "3", "--train-examples", "500", "--hidden-units", "8", "--latent-dim", "2",
+            "--iw-samples", "0", "--no-export", "--likelihood", "gaussian", "--output-dir", str(tmp_path / "nan")]
+    proc = subprocess.run([sys.executable, "-c", NAN_MAKER, *args], capture_output=True, text=True, timeout=600,
+                          cwd=ROOT)
+    refused(proc, "non-finite", "at epoch 2", "global step")
+    assert (tmp_path / "nan" / "checkpoints" / "latest").read_text().strip() == "epoch-0000"
+    from tfvae.checkpoint import latest_checkpoint, load_checkpoint
+
+    model, _ = load_checkpoint(latest_checkpoint(str(tmp_path / "nan" / "checkpoints")))
+    assert all(np.all(np.isfinite(w.numpy())) for w in model.weights)
+    assert not (tmp_path / "nan" / "model.keras").exists()
+
+
+def test_help_explains_every_subcommand(capsys):
+    from tfvae import cli
+
+    assert "usage: tfvae" in ok(tfvae("--help"))  # the installed console script
+    for args in (["train", "vae"], ["train", "cvae"], ["train", "vqvae"], ["train", "prior"], ["evaluate"],
+                 ["sample"], ["export"]):
+        with pytest.raises(SystemExit) as exit_info:
+            cli.main([*args, "--help"])
+        assert exit_info.value.code == 0
+        text = capsys.readouterr().out
+        assert f"usage: tfvae {' '.join(args)}" in text
+        # every option has a help text
+        options = [line for line in text.splitlines() if line.strip().startswith("--")]
+        assert options and all(len(line.split()) > 1 or "--" in line for line in options)
+    cli_text = "\n".join(cli._parser().format_help().splitlines())
+    assert "train" in cli_text and "export" in cli_text
+
+
+def test_python_module_entry_point_matches(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "tfvae.cli", "--help"], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0 and "train" in proc.stdout
+
+
