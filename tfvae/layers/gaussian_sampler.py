@@ -51,8 +51,22 @@ class GaussianSampler(keras.layers.Layer):
                 "GaussianSampler expects mean and log_var of the same shape; received "
                 f"mean.shape={tuple(mean.shape)}, log_var.shape={tuple(log_var.shape)}."
             )
-        eps = keras.random.normal(ops.shape(mean), dtype=mean.dtype, seed=self.seed_generator)
+        eps = self._noise(ops.shape(mean), mean.dtype)
         return mean + ops.exp(0.5 * log_var) * eps
+
+    def _noise(self, shape, dtype):
+        import tensorflow as tf
+
+        ctx = tf.distribute.get_replica_context()
+        if ctx is None or ctx.num_replicas_in_sync == 1:
+            return keras.random.normal(shape, dtype=dtype, seed=self.seed_generator)
+        # Under tf.distribute every replica draws the global batch's noise and keeps
+        # its own rows: replicas get independent noise, and training matches one
+        # device on the same global batch draw for draw.
+        replicas, rid = ctx.num_replicas_in_sync, ctx.replica_id_in_sync_group
+        n = shape[0]
+        noise = keras.random.normal((n * replicas, *shape[1:]), dtype=dtype, seed=self.seed_generator)
+        return noise[rid * n : (rid + 1) * n]
 
     def compute_output_shape(self, input_shape):
         return input_shape[0]

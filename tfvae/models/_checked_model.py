@@ -47,7 +47,8 @@ def _translated(name):
         # compiled step unusable: make them up front.
         if name in ("fit", "train_on_batch") and getattr(self, "optimizer", None) is not None:
             if not self.optimizer.built:
-                self.optimizer.build(self.trainable_variables)
+                with self.distribute_strategy.scope():  # the model's strategy, if it was built under one
+                    self.optimizer.build(self.trainable_variables)
         try:
             with translate_input_errors():
                 return base(self, *args, **kwargs)
