@@ -121,22 +121,7 @@ def check_labels(labels, num_classes, batch_size, who):
         )
     if batch_size is not None and labels.shape[0] is not None and labels.shape[0] != batch_size:
         raise ValueError(f"{who}: got {labels.shape[0]} labels for a batch of {batch_size} images.")
-    labels = tf.cast(labels, tf.int32)
-    ok = tf.logical_and(tf.reduce_min(labels) >= 0, tf.reduce_max(labels) < num_classes)
-    if tf.executing_eagerly():
-        if labels.shape[0] and not bool(ok):
-            raise ValueError(
-                f"{who}: labels must lie in [0, {num_classes}); received values in "
-                f"[{int(tf.reduce_min(labels))}, {int(tf.reduce_max(labels))}]."
-            )
-        return labels
-    check = tf.debugging.Assert(
-        ok,
-        [f"{MARKER} {who}: labels must be ints from 0 to {num_classes - 1}; received min/max",
-         tf.reduce_min(labels), tf.reduce_max(labels)],
-    )
-    with tf.control_dependencies([check]):
-        return tf.identity(labels)
+    return _check_index_range(labels, num_classes, "labels", who)
 
 
 def check_codes(codes, grid_shape, num_embeddings, who):
@@ -152,20 +137,25 @@ def check_codes(codes, grid_shape, num_embeddings, who):
         raise ValueError(
             f"{who}: expected codes of shape (batch, {', '.join(map(str, expected))}); received shape {_fmt_shape(got)}."
         )
-    codes = tf.cast(codes, tf.int32)
-    ok = tf.logical_and(tf.reduce_min(codes) >= 0, tf.reduce_max(codes) < num_embeddings)
+    return _check_index_range(codes, num_embeddings, "codes", who)
+
+
+def _check_index_range(values, high, what, who):
+    """int32 `values`, checked to lie in [0, high): eagerly a ValueError, in a graph an assertion."""
+    values = tf.cast(values, tf.int32)
+    ok = tf.logical_and(tf.reduce_min(values) >= 0, tf.reduce_max(values) < high)
     if tf.executing_eagerly():
-        if codes.shape[0] and not bool(ok):
+        if values.shape[0] and not bool(ok):
             raise ValueError(
-                f"{who}: codes must lie in [0, {num_embeddings}); received values in "
-                f"[{int(tf.reduce_min(codes))}, {int(tf.reduce_max(codes))}]."
+                f"{who}: {what} must lie in [0, {high}); received values in "
+                f"[{int(tf.reduce_min(values))}, {int(tf.reduce_max(values))}]."
             )
-        return codes
+        return values
     check = tf.debugging.Assert(
-        ok, [f"{MARKER} {who}: codes must be ints from 0 to {num_embeddings - 1}; received min/max",
-             tf.reduce_min(codes), tf.reduce_max(codes)])
+        ok, [f"{MARKER} {who}: {what} must be ints from 0 to {high - 1}; received min/max",
+             tf.reduce_min(values), tf.reduce_max(values)])
     with tf.control_dependencies([check]):
-        return tf.identity(codes)
+        return tf.identity(values)
 
 
 @contextlib.contextmanager
