@@ -16,7 +16,29 @@ from tfvae._checks import translate_input_errors
 
 
 class CheckedModel(keras.Model):
-    """`keras.Model` whose training and inference entry points report bad input as `ValueError`."""
+    """`keras.Model` whose training and inference entry points report bad input as `ValueError`.
+
+    Also shared by the models: `image_shape`, and the (de)serialisation of the
+    nested Keras objects named in `_nested` (encoder, decoder, quantizer).
+    """
+
+    # Attributes that are Keras objects, serialised in get_config and rebuilt in from_config.
+    _nested = ()
+
+    @property
+    def image_shape(self):
+        """Shape of one image, e.g. `(28, 28, 1)`."""
+        return self._image_shape
+
+    def _nested_config(self):
+        return {key: keras.saving.serialize_keras_object(getattr(self, key)) for key in self._nested}
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        for key in cls._nested:
+            config[key] = keras.saving.deserialize_keras_object(config[key])
+        return cls(**config)
 
     def compile(self, optimizer="adam", *args, jit_compile="auto", **kwargs):
         if jit_compile == "auto":

@@ -100,6 +100,7 @@ class PixelCNNPrior(CheckedModel):
         self.bits_tracker = keras.metrics.Mean(name="bits_per_code")
         self._sample_fn = None
         self._logits_fn = None
+        self._image_shape = None  # a prior models code grids, not images
         self.build(self._input_shape())
 
     def _input_shape(self):

@@ -102,6 +102,8 @@ class VAE(CheckedModel):
     >>> log_px = vae.log_likelihood(x_test[:100], num_samples=1000)
     """
 
+    _nested = ("encoder", "decoder")
+
     def __init__(
         self,
         encoder,
@@ -258,11 +260,6 @@ class VAE(CheckedModel):
                 shape=image_shape, initializer="zeros", name="log_scale", dtype="float32"
             )
         self.sampler.build([(None, self._latent_dim)] * 2)
-
-    @property
-    def image_shape(self):
-        """Shape of one image, e.g. `(28, 28, 1)`."""
-        return self._image_shape
 
     @property
     def latent_dim(self):
@@ -477,8 +474,7 @@ class VAE(CheckedModel):
     def get_config(self):
         config = super().get_config()
         config.update(
-            encoder=keras.saving.serialize_keras_object(self.encoder),
-            decoder=keras.saving.serialize_keras_object(self.decoder),
+            self._nested_config(),
             likelihood=self.likelihood,
             observation_scale=self.observation_scale,
             beta=self.beta,
@@ -488,12 +484,6 @@ class VAE(CheckedModel):
         )
         return config
 
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        for key in ("encoder", "decoder"):
-            config[key] = keras.saving.deserialize_keras_object(config[key])
-        return cls(**config)
 
 
 def _logsumexp0(a):

@@ -68,6 +68,8 @@ class VQVAE(CheckedModel):
     >>> images = vqvae.decode(codes)
     """
 
+    _nested = ("encoder", "decoder", "quantizer")
+
     def __init__(self, encoder, decoder, quantizer, reconstruction="mse", data_variance=1.0,
                  validate_inputs=True, **kwargs):
         kwargs.setdefault("name", "vqvae")
@@ -157,11 +159,6 @@ class VQVAE(CheckedModel):
         self._grid_shape = z_shape[1:-1]
         if not self.quantizer.built:
             self.quantizer.build(z_shape)
-
-    @property
-    def image_shape(self):
-        """Shape of one image `(H, W, C)`."""
-        return self._image_shape
 
     @property
     def grid_shape(self):
@@ -266,18 +263,10 @@ class VQVAE(CheckedModel):
     def get_config(self):
         config = super().get_config()
         config.update(
-            encoder=keras.saving.serialize_keras_object(self.encoder),
-            decoder=keras.saving.serialize_keras_object(self.decoder),
-            quantizer=keras.saving.serialize_keras_object(self.quantizer),
+            self._nested_config(),
             reconstruction=self.reconstruction,
             data_variance=self.data_variance,
             validate_inputs=self.validate_inputs,
         )
         return config
 
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        for key in ("encoder", "decoder", "quantizer"):
-            config[key] = keras.saving.deserialize_keras_object(config[key])
-        return cls(**config)
