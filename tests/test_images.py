@@ -47,3 +47,10 @@ def test_code_images_colour_each_code_consistently():
     assert rgb.shape == (1, 4, 4, 3)
     np.testing.assert_array_equal(rgb[0, 0, 2], rgb[0, 2, 0])  # both code 1
     assert not np.array_equal(rgb[0, 0, 0], rgb[0, 0, 2])
+
+
+def test_interleave_takes_rows_in_turn():
+    a, b = np.zeros((3, 2, 2, 1)), np.ones((3, 2, 2, 1))
+    out = images.interleave(a, b)
+    assert out.shape == (6, 2, 2, 1)
+    np.testing.assert_array_equal(out[:, 0, 0, 0], [0, 1, 0, 1, 0, 1])

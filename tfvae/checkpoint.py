@@ -19,6 +19,8 @@ import tempfile
 
 import keras
 
+from tfvae._io import write_atomically
+
 __all__ = ["CheckpointError", "EpochCheckpoint", "latest_checkpoint", "load_checkpoint"]
 
 LATEST = "latest"
@@ -26,20 +28,6 @@ LATEST = "latest"
 
 class CheckpointError(RuntimeError):
     """A checkpoint folder is missing, incomplete or unreadable."""
-
-
-def _write_text_atomically(path, text):
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".tmp-")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
 
 
 def _before_publish(path):
@@ -53,7 +41,7 @@ def write_checkpoint(directory, model, state, keep=2):
     tmp = tempfile.mkdtemp(prefix=f".tmp-{name}-", dir=directory)
     try:
         model.save(os.path.join(tmp, "model.keras"))
-        _write_text_atomically(os.path.join(tmp, "state.json"), json.dumps(state, indent=2))
+        write_atomically(os.path.join(tmp, "state.json"), json.dumps(state, indent=2))
         _before_publish(tmp)
         target = os.path.join(directory, name)
         if os.path.exists(target):
@@ -62,7 +50,7 @@ def write_checkpoint(directory, model, state, keep=2):
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    _write_text_atomically(os.path.join(directory, LATEST), name + "\n")
+    write_atomically(os.path.join(directory, LATEST), name + "\n")
     kept = sorted(d for d in os.listdir(directory) if d.startswith("epoch-"))
     for old in kept[:-keep]:
         shutil.rmtree(os.path.join(directory, old), ignore_errors=True)

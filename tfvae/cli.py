@@ -209,16 +209,12 @@ def _train(a):
 
 
 def _train_prior(a, checkpoints):
-    from tfvae import data, generative, training
+    from tfvae import data, training
     from tfvae.checkpoint import load_model
 
     vqvae = load_model(a.vqvae)
     a.dataset = a.dataset or "mnist"
-    split = "train" if a.train_examples is None else f"train[:{a.train_examples}]"
-    load = dict(with_labels=a.conditional, shuffle=False, cache=False)
-    train = generative.encode_dataset(vqvae, data.load(a.dataset, split, 512, **load))
-    test = generative.encode_dataset(vqvae, data.load(a.dataset, "test", 512, **load))
-    (tc, tl), (vc, vl) = (train, test) if a.conditional else ((train, None), (test, None))
+    (tc, tl), (vc, vl) = training.encode_splits(vqvae, a.dataset, training.train_split(a.train_examples), a.conditional)
     prior, results = training.train_prior(
         vqvae, tc, vc, tl, vl, num_classes=data.dataset_info(a.dataset).num_classes if a.conditional else None,
         filters=a.prior_filters, num_layers=a.prior_layers, kernel_size=a.prior_kernel_size, epochs=a.epochs,
@@ -259,8 +255,7 @@ def _evaluate(a):
                        perplexity=r["perplexity"], codebook_usage=r["codebook_usage"], vq_loss=r["vq_loss"])
         if a.prior:
             prior = load_model(a.prior)
-            train = data.load_arrays(a.dataset, "train", limit=10_000)
-            scale = math.sqrt(float(np.mean((model.reconstruct(train).numpy() - train) ** 2)))
+            scale = generative.observation_scale(model, data.load_arrays(a.dataset, "train", limit=10_000))
             bound = generative.nll_bound(model, prior, x, y, observation_scale=scale)
             results.update(prior_nats_per_code=float(bound["prior_nats"].mean()) / math.prod(model.grid_shape),
                            nll_bound_bits_per_dim=float(bound["bits_per_dim"].mean()))

@@ -26,12 +26,15 @@ import urllib.request
 import numpy as np
 import tensorflow as tf
 
+from tfvae._io import write_atomically
+
 __all__ = [
     "DATASETS",
     "DatasetInfo",
     "DatasetNotAvailableError",
     "EpochData",
     "dataset_info",
+    "epoch_seed",
     "load",
     "load_arrays",
     "pixel_variance",
@@ -71,6 +74,16 @@ FREY_FACE_FILE = "frey_rawface.mat"
 _TFDS_HOST = ("storage.googleapis.com", 443)
 _PROBE_TIMEOUT_S = 5.0
 VALUE_RANGES = ("unit", "centered")
+
+
+def epoch_seed(seed, epoch):
+    """The one int derived from (seed, epoch) that seeds everything random in that epoch."""
+    return int(seed) * 1_000_003 + int(epoch)
+
+
+def _pixel_scale(info):
+    """What stored pixel values are divided by to lie in [0, 1]."""
+    return 1.0 if info.binary else 255.0
 
 
 def dataset_info(name):
@@ -139,14 +152,10 @@ def _cache_dir():
 def _download_frey_face():
     target = os.path.join(_cache_dir(), "frey_face", FREY_FACE_FILE)
     os.makedirs(os.path.dirname(target), exist_ok=True)
-    tmp = target + ".part"
     try:
-        with urllib.request.urlopen(FREY_FACE_URL, timeout=30) as response, open(tmp, "wb") as f:
-            f.write(response.read())
-        os.replace(tmp, target)  # never leave a half-written file under the real name
+        with urllib.request.urlopen(FREY_FACE_URL, timeout=30) as response:
+            write_atomically(target, response.read())  # never a half-written file under the real name
     except OSError as e:
-        if os.path.exists(tmp):
-            os.remove(tmp)
         raise DatasetNotAvailableError(f"Downloading Frey Face from {FREY_FACE_URL} failed: {e}") from e
     return target
 
@@ -264,9 +273,7 @@ def load(
         ds = _tfds_dataset(info, split, data_dir, download, bool(shuffle), seed)
 
     def decode(example):
-        image = tf.cast(example["image"], tf.float32)
-        if not info.binary:
-            image = image / 255.0
+        image = tf.cast(example["image"], tf.float32) / _pixel_scale(info)
         if with_labels:
             return image, tf.cast(example["label"], tf.int32)
         return image
@@ -380,20 +387,22 @@ class EpochData:
     def steps_per_epoch(self):
         return -(-len(self.images) // self.batch_size)
 
+    def pixel_variance(self):
+        """Variance of all pixel values, scaled as `load` scales them, in float64."""
+        return float(np.var(self.images.astype(np.float64) / _pixel_scale(self.info)))
+
     def __call__(self, epoch):
-        info, epoch_seed = self.info, [self.seed, int(epoch)]
+        info, this_epoch = self.info, epoch_seed(self.seed, epoch)
         ds = tf.data.Dataset.from_tensor_slices((self.images, self.labels) if self.with_labels else self.images)
         if self.shuffle:
-            ds = ds.shuffle(len(self.images), seed=self.seed * 1_000_003 + int(epoch), reshuffle_each_iteration=False)
+            ds = ds.shuffle(len(self.images), seed=this_epoch, reshuffle_each_iteration=False)
         ds = ds.batch(self.batch_size)
 
         def prepare(index, batch):
             images = batch[0] if self.with_labels else batch
-            x = tf.cast(images, tf.float32)
-            if not info.binary:
-                x = x / 255.0
+            x = tf.cast(images, tf.float32) / _pixel_scale(info)
             if self.binarize == "dynamic":
-                seed = tf.stack([tf.constant(epoch_seed[0] * 7919 + epoch_seed[1], tf.int64), index])
+                seed = tf.stack([tf.constant(this_epoch, tf.int64), index])
                 x = tf.cast(tf.random.stateless_uniform(tf.shape(x), seed=seed) < x, tf.float32)
             if self.value_range == "centered":
                 x = x - 0.5

@@ -27,6 +27,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tfvae._io import write_atomically
 from tfvae.generative import check_compatible
 from tfvae.models import VAE, VQVAE, ConditionalVAE, PixelCNNPrior
 
@@ -255,10 +256,7 @@ def write_model_config(path, models):
         lines += ["  config {", f"    name: '{name}'", f"    base_path: '{base_path}'",
                   "    model_platform: 'tensorflow'", "  }"]
     text = "\n".join(lines + ["}"]) + "\n"
-    tmp = path + ".part"
-    with open(tmp, "w") as f:
-        f.write(text)
-    os.replace(tmp, path)
+    write_atomically(path, text)
     return text
 
 
@@ -316,17 +314,7 @@ def export_tflite(model, path, signature="decode", quantization=None, representa
             # Full-integer: every op in int8; only the float inputs/outputs are (de)quantised at the edges.
             converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
         flatbuffer = converter.convert()
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp_file = tempfile.mkstemp(suffix=".tflite.part", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(flatbuffer)
-        os.replace(tmp_file, path)
-    except BaseException:
-        if os.path.exists(tmp_file):
-            os.remove(tmp_file)
-        raise
+    write_atomically(path, flatbuffer)
     return len(flatbuffer)
 
 

@@ -12,7 +12,7 @@ import tensorflow as tf
 
 from tfvae import losses
 
-__all__ = ["check_compatible", "encode_dataset", "nll_bound", "sample_images"]
+__all__ = ["check_compatible", "encode_dataset", "nll_bound", "observation_scale", "sample_images"]
 
 
 def check_compatible(vqvae, prior):
@@ -41,6 +41,15 @@ def encode_dataset(vqvae, data, batch_size=512):
             labels.append(np.asarray(batch[1]))
     codes = np.concatenate(codes)
     return (codes, np.concatenate(labels)) if labels else codes
+
+
+def observation_scale(vqvae, images):
+    """Root of the VQ-VAE's mean squared reconstruction error on `images`.
+
+    The maximum-likelihood scale of a Gaussian around the reconstructions: pass
+    training images, and use it as `nll_bound`'s `observation_scale`.
+    """
+    return math.sqrt(float(np.mean((vqvae.reconstruct(images).numpy() - images) ** 2)))
 
 
 def sample_images(vqvae, prior, n, seed=None, temperature=1.0, labels=None):

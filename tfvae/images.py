@@ -1,13 +1,13 @@
 """Image grids as PNG files, written without any plotting library."""
 
 import math
-import os
-import tempfile
 
 import numpy as np
 import tensorflow as tf
 
-__all__ = ["code_images", "image_grid", "latent_manifold", "save_png"]
+from tfvae._io import write_atomically
+
+__all__ = ["code_images", "image_grid", "interleave", "latent_manifold", "save_png"]
 
 
 def image_grid(images, columns=None, padding=1, value_range=(0.0, 1.0)):
@@ -38,18 +38,14 @@ def image_grid(images, columns=None, padding=1, value_range=(0.0, 1.0)):
 def save_png(path, images, columns=None, padding=1, value_range=(0.0, 1.0)):
     """Writes an image grid to `path` atomically (a complete file or none); returns the grid's shape."""
     grid = image_grid(images, columns, padding, value_range)
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(suffix=".png.part", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(tf.io.encode_png(grid).numpy())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    write_atomically(path, tf.io.encode_png(grid).numpy())
     return grid.shape
+
+
+def interleave(*arrays):
+    """Rows of `(n, ...)` arrays taken in turn: a[0], b[0], a[1], b[1], ... (e.g. originals beside reconstructions)."""
+    stacked = np.stack([np.asarray(a) for a in arrays], axis=1)
+    return stacked.reshape(-1, *stacked.shape[2:])
 
 
 def latent_manifold(vae, size=20, labels=None):

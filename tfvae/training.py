@@ -16,9 +16,19 @@ import numpy as np
 import tensorflow as tf
 
 from tfvae import data, generative, images
+from tfvae._io import write_atomically
 from tfvae.models import VAE, VQVAE, ConditionalVAE, PixelCNNPrior
 
-__all__ = ["EpochReport", "fit_resumable", "train_prior", "train_vae", "train_vqvae", "train_vqvae_with_prior"]
+__all__ = [
+    "EpochReport",
+    "encode_splits",
+    "fit_resumable",
+    "train_prior",
+    "train_split",
+    "train_vae",
+    "train_vqvae",
+    "train_vqvae_with_prior",
+]
 
 
 class EpochReport(keras.callbacks.Callback):
@@ -89,7 +99,7 @@ def fit_resumable(build_model, train_data, epochs, seed, validation_data=None, c
         all_callbacks.append(checkpoint.EpochCheckpoint(checkpoint_dir, {"seed": seed}))
     history = {}
     for epoch in range(start, epochs):
-        keras.utils.set_random_seed(seed * 1_000_003 + epoch)
+        keras.utils.set_random_seed(data.epoch_seed(seed, epoch))
         h = model.fit(train_data(epoch), validation_data=validation_data, initial_epoch=epoch, epochs=epoch + 1,
                       callbacks=all_callbacks, verbose=_keras_verbose(verbose))
         for k, v in h.history.items():
@@ -112,6 +122,31 @@ def _export(model, output_dir, say, prior=None):
     return {"saved_model": version_dir, "tflite": files}
 
 
+def train_split(train_examples=None):
+    """The training split, or its first `train_examples` examples, as a TFDS split string."""
+    return "train" if train_examples is None else f"train[:{int(train_examples)}]"
+
+
+def encode_splits(vqvae, dataset, split="train", with_labels=False):
+    """Code grids of a data set's `split` and test split: ((codes, labels), (codes, labels)).
+
+    Labels are None unless `with_labels`.
+    """
+    load = dict(with_labels=with_labels, shuffle=False, cache=False)
+    out = []
+    for part in (split, "test"):
+        encoded = generative.encode_dataset(vqvae, data.load(dataset, part, 512, **load))
+        out.append(encoded if with_labels else (encoded, None))
+    return tuple(out)
+
+
+def _final_test(model, history, test_ds):
+    """The last epoch's validation figures; evaluated anew only when no epoch ran (a finished resume)."""
+    if "val_loss" in history:
+        return {k[len("val_"):]: float(v[-1]) for k, v in history.items() if k.startswith("val_")}
+    return {k: float(v) for k, v in model.evaluate(test_ds, verbose=0, return_dict=True).items()}
+
+
 def _keras_verbose(verbose):
     """0: quiet; 1: Keras' progress bar on a terminal only (logs stay clean); 2: always the bar."""
     if verbose >= 2:
@@ -120,10 +155,7 @@ def _keras_verbose(verbose):
 
 
 def _write_json(path, payload):
-    tmp = path + ".part"
-    with open(tmp, "w") as f:
-        json.dump(payload, f, indent=2)
-    os.replace(tmp, path)
+    write_atomically(path, json.dumps(payload, indent=2))
 
 
 def train_vae(
@@ -184,7 +216,7 @@ def train_vae(
     if likelihood is None:
         likelihood = "bernoulli" if (info.binary or binarize) else "gaussian"
     keras.utils.set_random_seed(seed)
-    split = "train" if train_examples is None else f"train[:{int(train_examples)}]"
+    split = train_split(train_examples)
     train_data = data.EpochData(dataset, split, batch_size, seed, with_labels=conditional, binarize=binarize)
     test = data.load_arrays(dataset, "test", with_labels=conditional)
     x_test, y_test = test if conditional else (test, None)
@@ -222,9 +254,10 @@ def train_vae(
         "epochs": epochs,
         "train_seconds": round(train_seconds, 1),
     }
+    test = _final_test(model, history, test_ds)
+    results.update(test_nelbo=test["loss"], test_kl=test["kl"])
     if history:  # empty when a resumed run had nothing left to do
-        results.update(train_nelbo=float(history["loss"][-1]), test_nelbo=float(history["val_loss"][-1]),
-                       test_kl=float(history["val_kl"][-1]))
+        results["train_nelbo"] = float(history["loss"][-1])
     if iw_samples:
         start = time.perf_counter()
         m = len(x_test) if iw_examples is None else int(iw_examples)
@@ -234,7 +267,7 @@ def train_vae(
                        iw_seconds=round(time.perf_counter() - start, 1))
         say(f"test NLL (importance-weighted, k={iw_samples}, {m} images): "
             f"{results['test_nll']:.2f} nats", flush=True)
-    if likelihood == "bernoulli" and "test_nelbo" in results:
+    if likelihood == "bernoulli":
         # Bits per dimension mean something for discrete data only, not for densities.
         results["test_nelbo_bits_per_dim"] = results["test_nelbo"] / (math.prod(info.image_shape) * math.log(2))
 
@@ -246,8 +279,8 @@ def train_vae(
     images.save_png(os.path.join(output_dir, "samples.png"), samples, columns=10, value_range=value_range)
     originals = x_test[:50]
     recon = model.reconstruct(originals, None if y_test is None else y_test[:50]).numpy()
-    pairs = np.stack([originals, recon], axis=1).reshape(-1, *info.image_shape)  # original, reconstruction, ...
-    images.save_png(os.path.join(output_dir, "reconstructions.png"), pairs, columns=10, value_range=value_range)
+    images.save_png(os.path.join(output_dir, "reconstructions.png"), images.interleave(originals, recon), columns=10,
+                    value_range=value_range)
     written = ["samples.png", "reconstructions.png"]
     if latent_dim == 2:
         grid = images.latent_manifold(model, size=20, labels=0 if conditional else None)
@@ -300,11 +333,10 @@ def train_vqvae(
     info = data.dataset_info(dataset)
     say = print if verbose else (lambda *a, **k: None)
     keras.utils.set_random_seed(seed)
-    split = "train" if train_examples is None else f"train[:{int(train_examples)}]"
+    split = train_split(train_examples)
     train_data = data.EpochData(dataset, split, batch_size, seed)
     x_test = data.load_arrays(dataset, "test")
-    # The training pixels' variance, as load() scales them (uint8 / 255).
-    variance = float(np.var(train_data.images.astype(np.float64) / (1.0 if info.binary else 255.0)))
+    variance = train_data.pixel_variance()
 
     def build():
         model = VQVAE.conv(
@@ -333,22 +365,18 @@ def train_vqvae(
         "train_seconds": round(time.perf_counter() - start, 1),
         "pixel_variance": variance,
     }
-    # Final test figures from the trained model (also right after a resume with nothing left to train).
-    test = model.evaluate(test_ds, verbose=0, return_dict=True)
-    results.update({f"test_{k}": float(v) for k, v in test.items()})
+    results.update({f"test_{k}": v for k, v in _final_test(model, history, test_ds).items()})
     results.update({f"train_{k}": float(v[-1]) for k, v in history.items() if not k.startswith("val_")})
     os.makedirs(output_dir, exist_ok=True)
     originals = x_test[:50]
     recon = model.reconstruct(originals).numpy()
-    pairs = np.stack([originals, recon], axis=1).reshape(-1, *info.image_shape)
-    images.save_png(os.path.join(output_dir, "reconstructions.png"), pairs, columns=10)
+    images.save_png(os.path.join(output_dir, "reconstructions.png"), images.interleave(originals, recon), columns=10)
     codes = model.encode(originals[:20]).numpy()
     code_rgb = images.code_images(codes, num_embeddings, info.image_shape[:2])
     canvas = np.ones((20, *info.image_shape[:2], 3), np.float32)  # grids may be smaller than images
     canvas[:, : code_rgb.shape[1], : code_rgb.shape[2]] = code_rgb
     rgb = originals[:20] if info.image_shape[-1] == 3 else np.repeat(originals[:20], 3, axis=-1)
-    images.save_png(os.path.join(output_dir, "codes.png"),
-                    np.stack([rgb, canvas], axis=1).reshape(-1, *canvas.shape[1:]), columns=10)
+    images.save_png(os.path.join(output_dir, "codes.png"), images.interleave(rgb, canvas), columns=10)
     model.save(os.path.join(output_dir, "model.keras"))
     _write_json(os.path.join(output_dir, "results.json"), results)
     say(f"test: normalised MSE {results['test_reconstruction']:.4f}, perplexity {results['test_perplexity']:.1f}, "
@@ -395,7 +423,7 @@ def train_prior(
 
     def epoch_data(epoch):
         ds = tf.data.Dataset.from_tensor_slices((train_codes, train_labels) if conditional else train_codes)
-        ds = ds.shuffle(len(train_codes), seed=seed * 1_000_003 + epoch, reshuffle_each_iteration=False)
+        ds = ds.shuffle(len(train_codes), seed=data.epoch_seed(seed, epoch), reshuffle_each_iteration=False)
         return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
 
     test_ds = tf.data.Dataset.from_tensor_slices((test_codes, test_labels) if conditional else test_codes)
@@ -405,7 +433,7 @@ def train_prior(
     prior, history, _ = fit_resumable(build, epoch_data, epochs, seed, test_ds,
                                       [*([report] if verbose else []), *callbacks], checkpoint_dir, resume,
                                       verbose, say)
-    test = prior.evaluate(test_ds, verbose=0, return_dict=True)
+    test = _final_test(prior, history, test_ds)
     codes_per_grid = math.prod(vqvae.grid_shape)
     results = {
         "prior_epochs": epochs,
@@ -457,11 +485,8 @@ def train_vqvae_with_prior(
                                  checkpoint_dir=sub("vqvae"), resume=resume, **vqvae_args)
 
     start = time.perf_counter()
-    split = "train" if vqvae_args.get("train_examples") is None else f"train[:{int(vqvae_args['train_examples'])}]"
-    load = dict(with_labels=conditional, shuffle=False, cache=False)
-    train = generative.encode_dataset(vqvae, data.load(dataset, split, 512, **load))
-    test = generative.encode_dataset(vqvae, data.load(dataset, "test", 512, **load))
-    (train_codes, train_labels), (test_codes, test_labels) = (train, test) if conditional else ((train, None), (test, None))
+    split = train_split(vqvae_args.get("train_examples"))
+    (train_codes, train_labels), (test_codes, test_labels) = encode_splits(vqvae, dataset, split, conditional)
     say(f"Encoded {len(train_codes):,} training and {len(test_codes):,} test images into "
         f"{vqvae.grid_shape[0]}x{vqvae.grid_shape[1]} code grids in {time.perf_counter() - start:.1f} s.", flush=True)
 
@@ -475,8 +500,7 @@ def train_vqvae_with_prior(
     x_test = data.load_arrays(dataset, "test", with_labels=conditional)
     x_test, y_test = x_test if conditional else (x_test, None)
     # The decoder's Gaussian scale comes from training data only: the root of the training MSE.
-    x_fit = data.load_arrays(dataset, split, limit=10_000)
-    scale = math.sqrt(float(np.mean((vqvae.reconstruct(x_fit).numpy() - x_fit) ** 2)))
+    scale = generative.observation_scale(vqvae, data.load_arrays(dataset, split, limit=10_000))
     bound = generative.nll_bound(vqvae, prior, x_test, y_test, observation_scale=scale)
     results.update(
         observation_scale=scale,

@@ -5,7 +5,7 @@ import os
 import keras
 import numpy as np
 
-from tfvae.images import image_grid, save_png
+from tfvae.images import image_grid, interleave, save_png
 
 
 class ImageGridWriter(keras.callbacks.Callback):
@@ -48,7 +48,7 @@ class ImageGridWriter(keras.callbacks.Callback):
             grids["samples"] = model.sample(self.num_samples, labels=labels, seed=self.seed).numpy()
         if self.images is not None:
             recon = (model.reconstruct(self.images, self.labels) if conditional else model.reconstruct(self.images)).numpy()
-            grids["reconstructions"] = np.stack([self.images, recon], axis=1).reshape(-1, *self.images.shape[1:])
+            grids["reconstructions"] = interleave(self.images, recon)
         return grids
 
     def on_epoch_end(self, epoch, logs=None):
