@@ -291,18 +291,18 @@ def _sample(a):
         if labels is not None:
             inputs["label"] = labels
         out = signatures["sample"](**inputs)["images"].numpy()
-        shape = images.save_png(a.out, out, columns=a.columns)
-        return {"out": a.out, "num_samples": a.num_samples, "png_shape": list(shape)}
-    model = load_model(a.model)
-    if isinstance(model, VAE):
-        out = model.sample(a.num_samples, labels=labels, seed=a.seed).numpy()
-    elif isinstance(model, VQVAE):
-        if not a.prior:
-            raise ValueError("sampling a VQ-VAE needs --prior, the PixelCNN prior of its codes.")
-        out = generative.sample_images(model, load_model(a.prior), a.num_samples, seed=a.seed,
-                                       temperature=a.temperature, labels=labels)[0].numpy()
     else:
-        raise ValueError(f"{a.model} holds a {type(model).__name__}; sample takes a VAE or VQ-VAE.")
+        model = load_model(a.model)
+        if isinstance(model, VAE):
+            out = model.sample(a.num_samples, labels=labels, seed=a.seed).numpy()
+        elif isinstance(model, VQVAE):
+            if not a.prior:
+                raise ValueError("sampling a VQ-VAE needs --prior, the PixelCNN prior of its codes.")
+            out = generative.sample_images(model, load_model(a.prior), a.num_samples, seed=a.seed,
+                                           temperature=a.temperature, labels=labels)[0].numpy()
+        else:
+            raise ValueError(f"{a.model} holds a {type(model).__name__}; sample takes a VAE or VQ-VAE.")
+    # Models trained on value_range="centered" data decode to [-0.5, 0.5].
     value_range = (-0.5, 0.5) if out.min() < -0.05 else (0.0, 1.0)
     shape = images.save_png(a.out, out, columns=a.columns, value_range=value_range)
     return {"out": a.out, "num_samples": a.num_samples, "png_shape": list(shape)}
