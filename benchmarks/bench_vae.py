@@ -5,16 +5,12 @@
 
 Prints, per architecture: training throughput (images/s, epochs after the first),
 the test -ELBO after the stated number of training images seen, and the
-importance-weighted test NLL with the stated k. Then the peak memory of
-`log_likelihood(k=1000)` on a batch of 100 images (synthetic binary ones, see
-`_peak_memory_child`), chunked (the default) against a single chunk of all
-1,000 samples, each in a fresh process (`--memory-only` runs just this part).
+importance-weighted test NLL with the stated k. Memory is measured by
+`benchmarks/bench_memory.py`.
 """
 
 import argparse
-import multiprocessing as mp
 import os
-import resource
 import sys
 import time
 
@@ -52,35 +48,6 @@ def _train_and_measure(architecture, epochs, batch_size, iw_samples, iw_examples
                 iw_seconds=iw_seconds)
 
 
-def _peak_memory_child(chunk_size, queue):
-    import numpy as np
-
-    import tfvae
-
-    vae = tfvae.VAE.mlp((28, 28, 1), latent_dim=20, hidden_units=(500,))
-    # Synthetic binary images: memory does not depend on pixel values, and loading the data set
-    # through TFDS would set a higher lifetime peak (ru_maxrss) than the call being measured.
-    x = (np.random.default_rng(0).random((100, 28, 28, 1)) < 0.13).astype(np.float32)
-    vae.log_likelihood(x[:2], num_samples=2, seed=0)  # compile and warm up first
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    start = time.perf_counter()
-    ll = vae.log_likelihood(x, num_samples=1000, batch_size=100, chunk_size=chunk_size, seed=0)
-    seconds = time.perf_counter() - start
-    after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    queue.put(dict(chunk=chunk_size or "auto", peak_increase_mib=(after - before) / 1024,
-                   peak_rss_mib=after / 1024, seconds=seconds, finite=bool(np.all(np.isfinite(ll)))))
-
-
-def _peak_memory(chunk_size):
-    ctx = mp.get_context("spawn")
-    queue = ctx.Queue()
-    proc = ctx.Process(target=_peak_memory_child, args=(chunk_size, queue))
-    proc.start()
-    result = queue.get(timeout=1200)
-    proc.join()
-    return result
-
-
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--models", nargs="+", default=["mlp", "conv"], choices=["mlp", "conv"])
@@ -89,28 +56,16 @@ def main(argv=None):
     p.add_argument("--iw-samples", type=int, default=1000)
     p.add_argument("--iw-examples", type=int, default=2_000)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--skip-memory", action="store_true")
-    p.add_argument("--memory-only", action="store_true")
     args = p.parse_args(argv)
 
     print(f"bench_vae: binarized_mnist, batch {args.batch_size}, Adam 1e-3, latent 20, {os.cpu_count()} CPUs", flush=True)
-    if not args.memory_only:
-        print("| model | params | images seen | train images/s | test -ELBO (nats) | test NLL (nats) | k | test images | NLL time (s) |")
-        print("|---|---|---|---|---|---|---|---|---|")
-    for architecture in ([] if args.memory_only else args.models):
+    print("| model | params | images seen | train images/s | test -ELBO (nats) | test NLL (nats) | k | test images | NLL time (s) |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for architecture in args.models:
         r = _train_and_measure(architecture, args.epochs, args.batch_size, args.iw_samples, args.iw_examples, args.seed)
         print(f"| {r['architecture']} | {r['params']:,} | {r['images_seen']:,} ({r['epochs']} epochs) | "
               f"{r['throughput']:,.0f} | {r['test_nelbo']:.2f} | {r['test_nll']:.2f} | {r['iw_samples']} | "
               f"{r['iw_examples']:,} | {r['iw_seconds']:.1f} |", flush=True)
-    if not args.skip_memory:
-        print("\nlog_likelihood(k=1000) on 100 images, MLP VAE, peak RSS growth in a fresh process:")
-        print("| chunk | peak RSS increase (MiB) | peak RSS (MiB) | seconds |")
-        print("|---|---|---|---|")
-        rows = [_peak_memory(None), _peak_memory(1000)]
-        for r in rows:
-            print(f"| {r['chunk']} | {r['peak_increase_mib']:.0f} | {r['peak_rss_mib']:.0f} | {r['seconds']:.2f} |")
-        ratio = rows[1]["peak_increase_mib"] / max(rows[0]["peak_increase_mib"], 1e-9)
-        print(f"unchunked / chunked peak increase: {ratio:.1f}x")
 
 
 if __name__ == "__main__":

@@ -1,16 +1,30 @@
-"""Multi-device training: MirroredStrategy over two logical CPUs equals one device on the same global batch.
+"""Multi-device training equals one device on the same global batch.
+
+MirroredStrategy over two logical CPUs, and MultiWorkerMirroredStrategy with two
+worker processes on 127.0.0.1.
 
 Dead-code restarts are left out here: they re-seed codes from the first replica's
 rows by design, which tests/layers/test_vector_quantizer.py checks on its own.
 """
 
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from tests.conftest import ROOT
 from tests.helpers import run_python
 
-SCRIPT = """
-import numpy as np, tensorflow as tf
-cpu = tf.config.list_physical_devices("CPU")[0]
-tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+KINDS = ("vae", "cvae", "vq", "ema", "prior")
+
+MODELS = """
 import keras
+import numpy as np
 import tfvae
 
 rng = np.random.default_rng(0)
@@ -37,7 +51,13 @@ def data(kind):
     if kind == "cvae":
         return (images, rng.integers(0, 3, 48).astype("int32"))
     return (images,)
+"""
 
+SCRIPT = """
+import numpy as np, tensorflow as tf
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+""" + MODELS + """
 strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
 assert strategy.num_replicas_in_sync == 2
 for kind in ("vae", "cvae", "vq", "ema", "prior"):
@@ -46,6 +66,7 @@ for kind in ("vae", "cvae", "vq", "ema", "prior"):
     h1 = single.fit(*args, batch_size=16, epochs=2, shuffle=False, verbose=0)
     with strategy.scope():
         mirrored = make(kind)
+    assert mirrored.jit_compile is False, kind  # "auto": XLA cannot span two devices
     h2 = mirrored.fit(*args, batch_size=16, epochs=2, shuffle=False, verbose=0)
     for a, b in zip(single.weights, mirrored.weights):
         np.testing.assert_allclose(np.asarray(b), np.asarray(a), rtol=1e-4, atol=1e-5, err_msg=f"{kind}: {a.path}")
@@ -57,5 +78,90 @@ for kind in ("vae", "cvae", "vq", "ema", "prior"):
 
 def test_mirrored_strategy_matches_single_device_for_every_model():
     out = run_python(SCRIPT, timeout=600)
-    for kind in ("vae", "cvae", "vq", "ema", "prior"):
+    for kind in KINDS:
         assert f"{kind} same weights and metrics after 6 steps" in out
+
+
+# One process of the multi-worker run, or (no TF_CONFIG) the single-device reference:
+# trains every model on the same data and global batch and saves weights and history.
+WORKER = """
+import os, sys
+import tensorflow as tf
+# The strategy must exist before any other TensorFlow call.
+strategy = tf.distribute.MultiWorkerMirroredStrategy() if "TF_CONFIG" in os.environ else None
+""" + MODELS + """
+out = sys.argv[1]
+if strategy is not None:
+    assert strategy.num_replicas_in_sync == 2, strategy.num_replicas_in_sync
+for kind in KINDS:
+    if strategy is None:
+        model = make(kind)
+    else:
+        with strategy.scope():
+            model = make(kind)
+    history = model.fit(*data(kind), batch_size=16, epochs=2, shuffle=False, verbose=0).history
+    np.savez(f"{out}_{kind}.npz", steps=int(model.optimizer.iterations.numpy()),
+             **{f"w{i}": np.asarray(w) for i, w in enumerate(model.weights)},
+             **{f"h_{k}": np.asarray(v) for k, v in history.items()})
+print("done")
+""".replace("KINDS", repr(KINDS))
+
+
+def _free_ports(n):
+    sockets = [socket.socket() for _ in range(n)]
+    for s in sockets:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in sockets]
+    for s in sockets:
+        s.close()
+    return ports
+
+
+def _run_together(commands, timeout):
+    """Starts all processes; kills the rest as soon as one fails or time is up."""
+    procs = [subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for cmd, env in commands]
+    deadline = time.monotonic() + timeout
+    try:
+        while any(p.poll() is None for p in procs):
+            failed = [p for p in procs if p.poll() not in (None, 0)]
+            if failed or time.monotonic() > deadline:
+                for p in procs:
+                    p.kill()
+                outputs = [p.communicate() for p in procs]
+                why = "a process failed" if failed else f"not done after {timeout} s"
+                pytest.fail(f"{why}; return codes {[p.returncode for p in procs]}\n" + "\n".join(
+                    f"--- process {i} stderr:\n{err[-3000:]}" for i, (_, err) in enumerate(outputs)))
+            time.sleep(0.5)
+        outputs = [p.communicate() for p in procs]
+        for i, (p, (_, err)) in enumerate(zip(procs, outputs)):
+            if p.returncode != 0:
+                pytest.fail(f"process {i} failed ({p.returncode}):\n{err[-5000:]}")
+        return outputs
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+
+
+def test_multi_worker_mirrored_strategy_matches_single_device(tmp_path):
+    ports = _free_ports(2)
+    base = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    base.pop("TF_CONFIG", None)
+    commands = [([sys.executable, "-c", WORKER, str(tmp_path / "single")], base)]
+    for index in range(2):
+        tf_config = {"cluster": {"worker": [f"127.0.0.1:{p}" for p in ports]},
+                     "task": {"type": "worker", "index": index}}
+        commands.append(([sys.executable, "-c", WORKER, str(tmp_path / f"worker{index}")],
+                         dict(base, TF_CONFIG=json.dumps(tf_config))))
+    _run_together(commands, timeout=420)
+    for kind in KINDS:
+        single = np.load(tmp_path / f"single_{kind}.npz")
+        assert int(single["steps"]) == 6
+        for index in range(2):
+            worker = np.load(tmp_path / f"worker{index}_{kind}.npz")
+            assert sorted(worker.files) == sorted(single.files)
+            assert int(worker["steps"]) == 6, kind
+            for key in single.files:
+                np.testing.assert_allclose(worker[key], single[key], rtol=1e-4, atol=1e-5,
+                                           err_msg=f"{kind}, worker {index}: {key}")

@@ -2,15 +2,25 @@
 
 Value checks inside a compiled step are `tf.debugging.Assert` ops, which fail with
 `InvalidArgumentError` and a graph dump; the entry points below rewrite our own
-assertions into a plain `ValueError` with the message alone. XLA drops `Assert`,
-so `jit_compile="auto"` means False here (shape and dtype checks run at trace time
-either way); an explicit `jit_compile=True` is honoured with a warning.
+assertions into a plain `ValueError` with the message alone.
+
+XLA drops `Assert` ops. Under `jit_compile=True` the entry points therefore run
+the same checks before the data reach the step: eagerly on arrays and tensors,
+and as a `map` over a `tf.data.Dataset` (tf.data is never XLA-compiled). Only
+other inputs (generators, `PyDataset`) then go unchecked, with a warning.
+
+`jit_compile="auto"` is each model's `jit_compile_default`, the faster on CPU as
+measured by `benchmarks/bench_throughput.py`, and False whenever a strategy
+runs several replicas (XLA cannot reach variables on other devices).
 """
 
 import functools
 import warnings
 
 import keras
+import numpy as np
+import tensorflow as tf
+from keras import ops
 
 from tfvae._checks import translate_input_errors
 
@@ -24,6 +34,37 @@ class CheckedModel(keras.Model):
 
     # Attributes that are Keras objects, serialised in get_config and rebuilt in from_config.
     _nested = ()
+    # What jit_compile="auto" means on one device; set per model from benchmarks/RESULTS.md.
+    jit_compile_default = False
+
+    def _check_step_data(self, data, who):
+        """The value checks of a step's data (a tuple as Keras passes it); returns checked tensors."""
+        raise NotImplementedError
+
+    def _resolve_auto_jit_compile(self):
+        # Also what Keras uses for predict() on a model that was never compiled.
+        return bool(self.jit_compile_default) and self.distribute_strategy.num_replicas_in_sync == 1
+
+    def _checked_dataset(self, dataset, who):
+        def check(*batch):
+            checked = self._check_step_data(batch, who)
+            with tf.control_dependencies([t for t in tf.nest.flatten(checked) if tf.is_tensor(t)]):
+                out = tuple(tf.identity(t) for t in batch)
+            return out[0] if len(out) == 1 else out
+
+        return dataset.map(check, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+
+    def _checked_input(self, x, y, who):
+        """x (and y) with their values checked up front, for steps where XLA drops the checks."""
+        if isinstance(x, tf.data.Dataset):
+            return self._checked_dataset(x, who)
+        if isinstance(x, (np.ndarray, tf.Tensor)):
+            self._check_step_data((x,) if y is None else (x, y), who)  # eager: raises ValueError at once
+        elif x is not None:
+            warnings.warn(f"{who}: under jit_compile=True the values of a {type(x).__name__} cannot be "
+                          "checked (XLA removes the in-graph checks); pass arrays or a tf.data.Dataset.",
+                          stacklevel=4)
+        return x
 
     @property
     def image_shape(self):
@@ -40,15 +81,36 @@ class CheckedModel(keras.Model):
             config[key] = keras.saving.deserialize_keras_object(config[key])
         return cls(**config)
 
+    def _metric_results(self):
+        """What train_step/test_step return: `{name: value}` of the `metrics` trackers."""
+        results = {m.name: m.result() for m in self.metrics}
+        strategy = tf.distribute.get_strategy()
+        if getattr(strategy.extended, "_in_multi_worker_mode", lambda: False)():
+            # Under several workers Keras 3 reduces step results with
+            # strategy.reduce(MEAN, value, axis=0), which rejects scalars
+            # (tensorflow/tensorflow#72388). A length-1 axis per replica reduces to
+            # the same scalar, the mean over replicas, as one worker gives.
+            results = {name: ops.reshape(value, (1,)) for name, value in results.items()}
+        return results
+
+    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+        # Under a strategy Keras first reduces one input batch across replicas to
+        # build missing state; with several workers that reduce fails on
+        # (images, labels) batches. Our models build their weights in __init__ and
+        # fit builds the optimizer up front, so when nothing is missing the batch
+        # would go unused: skip it.
+        nothing_to_build = (
+            all(layer.built for layer in self._flatten_layers())
+            and (self.optimizer is None or self.optimizer.built)
+            and getattr(self, "_compile_metrics", None) is None
+            and getattr(self, "_compile_loss", None) is None
+        )
+        if not nothing_to_build:
+            super()._maybe_symbolic_build(iterator=iterator, data_batch=data_batch)
+
     def compile(self, optimizer="adam", *args, jit_compile="auto", **kwargs):
         if jit_compile == "auto":
-            jit_compile = False
-        elif jit_compile and getattr(self, "validate_inputs", False):
-            warnings.warn(
-                f"{type(self).__name__}: under jit_compile=True, XLA removes the in-graph value checks "
-                "(NaN/Inf, value range, label range) of fit/evaluate; shape and dtype are still checked.",
-                stacklevel=2,
-            )
+            jit_compile = self._resolve_auto_jit_compile()
         super().compile(optimizer, *args, jit_compile=jit_compile, **kwargs)
 
     def compile_from_config(self, config):
@@ -60,11 +122,40 @@ class CheckedModel(keras.Model):
             self.optimizer.build(self.trainable_variables)  # so the saved optimizer state can load into it
 
 
+# Entry point -> (step it feeds, whether its second argument is y).
+_STEP = {"fit": ("fit", True), "train_on_batch": ("fit", True), "evaluate": ("evaluate", True),
+         "test_on_batch": ("evaluate", True), "predict": ("predict", False), "predict_on_batch": ("predict", False)}
+
+
+def _prechecked(model, name, args, kwargs):
+    """Arguments of entry point `name` with x (and validation data) checked up front."""
+    step, takes_y = _STEP[name]
+    who = f"{type(model).__name__}.{step}"
+    args = list(args)
+    x = args[0] if args else kwargs.get("x")
+    y = (args[1] if len(args) > 1 else kwargs.get("y")) if takes_y else None
+    x = model._checked_input(x, y, who)
+    if args:
+        args[0] = x
+    elif "x" in kwargs:
+        kwargs["x"] = x
+    validation = kwargs.get("validation_data") if name == "fit" else None
+    if validation is not None:
+        who = f"{type(model).__name__}.evaluate"
+        if isinstance(validation, (tuple, list)):
+            model._checked_input(validation[0], validation[1] if len(validation) > 1 else None, who)
+        else:
+            kwargs["validation_data"] = model._checked_input(validation, None, who)
+    return args, kwargs
+
+
 def _translated(name):
     base = getattr(keras.Model, name)
 
     @functools.wraps(base)
     def method(self, *args, **kwargs):
+        if getattr(self, "validate_inputs", False) and self.jit_compile:
+            args, kwargs = _prechecked(self, name, args, kwargs)
         # Optimizer variables made inside a step that then fails would leave the
         # compiled step unusable: make them up front.
         if name in ("fit", "train_on_batch") and getattr(self, "optimizer", None) is not None:

@@ -15,6 +15,10 @@ from tfvae.models._checked_model import CheckedModel
 
 tfd = tfp.distributions
 
+# What `sample(jit_compile="auto")` means: the faster on CPU as measured by
+# benchmarks/bench_xla.py (see benchmarks/RESULTS.md).
+SAMPLE_JIT_COMPILE = False
+
 
 def _positive_int(name, value):
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
@@ -41,10 +45,11 @@ class PixelCNNPrior(CheckedModel):
     needs only rows above it) and an inner loop over columns runs the horizontal
     stacks on the current row only, reusing that row's cached vertical features
     (row caching in the spirit of Ramachandran et al., *Fast Generation for
-    Convolutional Autoregressive Models*, 2017). Each draw uses
-    `tf.random.stateless_categorical` with seed `(seed, position)`, so a seed
-    fixes the grid, and `sample_naive` (one full forward pass per position, the
-    reference) gives the same grid.
+    Convolutional Autoregressive Models*, 2017). Position p is an inverse-CDF
+    draw from its conditional distribution with the p-th of `h * w` uniform
+    numbers drawn from the seed (Philox), so a seed fixes the grid with or
+    without XLA, `sample_from_noise` with the same numbers gives the same grid,
+    and so does `sample_naive` (one full forward pass per position, the reference).
 
     Args:
         grid_shape: (int, int). Height and width of the code grids.
@@ -70,6 +75,10 @@ class PixelCNNPrior(CheckedModel):
     >>> grids = prior.sample(16, seed=0)             # (16, 7, 7) int32
     >>> images = vqvae.decode(grids)
     """
+
+    # jit_compile="auto": XLA. On CPU it trained at 1.36x the speed without it
+    # (benchmarks/bench_throughput.py).
+    jit_compile_default = True
 
     def __init__(self, grid_shape, num_embeddings, filters=64, num_layers=8, kernel_size=3,
                  num_classes=None, validate_inputs=True, **kwargs):
@@ -99,6 +108,7 @@ class PixelCNNPrior(CheckedModel):
         self.loss_tracker = keras.metrics.Mean(name="loss")
         self.bits_tracker = keras.metrics.Mean(name="bits_per_code")
         self._sample_fn = None
+        self._sample_fn_xla = None
         self._logits_fn = None
         self._image_shape = None  # a prior models code grids, not images
         self.build(self._input_shape())
@@ -195,10 +205,13 @@ class PixelCNNPrior(CheckedModel):
     def _report(self, nll):
         self.loss_tracker.update_state(nll)
         self.bits_tracker.update_state(nll / (math.prod(self.grid_shape) * math.log(2.0)))
-        return {m.name: m.result() for m in self.metrics}
+        return self._metric_results()
+
+    def _check_step_data(self, data, who):
+        return self._checked(*self._unpack(data), who)
 
     def train_step(self, data):
-        codes, labels = self._checked(*self._unpack(data), f"{type(self).__name__}.fit")
+        codes, labels = self._check_step_data(data, f"{type(self).__name__}.fit")
         with tf.GradientTape() as tape:
             nll = -ops.mean(self._distribution(self._logits(codes, labels)).log_prob(codes))
             objective = nll + (ops.sum(self.losses) if self.losses else 0.0)
@@ -209,11 +222,11 @@ class PixelCNNPrior(CheckedModel):
         return self._report(nll)
 
     def test_step(self, data):
-        codes, labels = self._checked(*self._unpack(data), f"{type(self).__name__}.evaluate")
+        codes, labels = self._check_step_data(data, f"{type(self).__name__}.evaluate")
         return self._report(-ops.mean(self._distribution(self._logits(codes, labels)).log_prob(codes)))
 
     def predict_step(self, data):
-        codes, labels = self._checked(*self._unpack(data), f"{type(self).__name__}.predict")
+        codes, labels = self._check_step_data(data, f"{type(self).__name__}.predict")
         return self._logits(codes, labels)
 
     # ---------------------------------------------------------------- sampling
@@ -238,7 +251,7 @@ class PixelCNNPrior(CheckedModel):
             labels = check_labels(np.asarray(labels), self.num_classes, n, who)
         return int(seed), float(temperature), tf.cast(labels, tf.int32)
 
-    def sample(self, n, seed=None, temperature=1.0, labels=None):
+    def sample(self, n, seed=None, temperature=1.0, labels=None, jit_compile="auto"):
         """Draws `n` code grids by ancestral sampling in one compiled function.
 
         Args:
@@ -246,56 +259,82 @@ class PixelCNNPrior(CheckedModel):
             seed: int or None. The same seed gives the same grids.
             temperature: float > 0. Divides the logits (< 1: sharper).
             labels: int, ints `(n,)` or None (conditional priors: classes in turn).
+            jit_compile: bool or "auto". Compile the sampler with XLA. "auto" is
+                `SAMPLE_JIT_COMPILE`, the faster of the two on CPU as measured by
+                `benchmarks/bench_xla.py`. Both give the same grids.
 
         Returns:
             int32 tensor `(n, h, w)`.
         """
-        seed, temperature, labels = self._sample_args(n, seed, temperature, labels, f"{type(self).__name__}.sample")
-        if self._sample_fn is None:
-            self._sample_fn = tf.function(self._sample_graph, reduce_retracing=True)
-        return self._sample_fn(tf.constant(n, tf.int32), tf.constant(seed, tf.int32),
-                               tf.constant(temperature, tf.float32), labels)
+        who = f"{type(self).__name__}.sample"
+        seed, temperature, labels = self._sample_args(n, seed, temperature, labels, who)
+        if jit_compile == "auto":
+            jit_compile = SAMPLE_JIT_COMPILE
+        if not isinstance(jit_compile, bool):
+            raise ValueError(f"`jit_compile` must be True, False or 'auto'; received jit_compile={jit_compile!r}.")
+        # Two attributes, not a dict: Keras would track a dict of functions as model state.
+        attribute = "_sample_fn_xla" if jit_compile else "_sample_fn"
+        if getattr(self, attribute) is None:
+            setattr(self, attribute, tf.function(self._sample_graph, jit_compile=jit_compile,
+                                                 reduce_retracing=not jit_compile))
+        return getattr(self, attribute)(self._noise(n, seed), tf.constant(temperature, tf.float32), labels)
 
-    def _draw(self, logits, temperature, seed, position):
-        return tf.random.stateless_categorical(
-            logits / temperature, 1, seed=tf.stack([seed, position]), dtype=tf.int32)[:, 0]
+    def _noise(self, n, seed):
+        # Philox explicitly: the default algorithm differs between XLA and TF kernels,
+        # and the same seed must give the same grid either way.
+        return tf.random.stateless_uniform([n, math.prod(self.grid_shape)], seed=[seed, 0], alg="philox")
 
-    def _sample_graph(self, n, seed, temperature, labels):
-        def draw(logits, position):
-            return self._draw(logits, temperature, seed, position)
+    @staticmethod
+    def _draw(logits, temperature, uniform):
+        """Inverse-CDF draw from softmax(logits / temperature), one uniform in [0, 1) per row.
 
-        return self._sample_loop(n, labels, draw)
+        The code is the first whose cumulative probability exceeds `uniform`
+        (codes of probability 0 are never picked). One number per position is
+        what makes `sample_from_noise` a plain U(0, 1) input of shape `(n, h * w)`.
+        """
+        probs = tf.nn.softmax(tf.cast(logits, tf.float32) / temperature, axis=-1)
+        cdf = tf.cumsum(probs, axis=-1)
+        below = tf.cast(cdf <= uniform[:, None] * cdf[:, -1:], tf.int32)
+        return tf.minimum(tf.reduce_sum(below, axis=-1), tf.shape(logits)[-1] - 1)
+
+    def _sample_graph(self, noise, temperature, labels):
+        return self._sample_loop(noise, temperature, labels)
 
     def sample_from_noise(self, noise, temperature=1.0, labels=None):
-        """Ancestral sampling with given uniform noise `(n, h * w)` in (0, 1), one value per position.
+        """Ancestral sampling from given uniform noise `(n, h * w)` in [0, 1), one value per position.
 
-        Position p takes argmax(logits / temperature + Gumbel(noise[:, p])) (the
-        Gumbel-max trick), so the same noise gives the same grid on any device
-        and runtime. This is what exported `sample` signatures run.
+        Position p takes the inverse-CDF draw of `noise[:, p]` from its
+        conditional softmax(logits / temperature), so the same noise gives the
+        same grid on any device and runtime; `sample(n, seed)` is this with
+        Philox noise from `seed`. This is what exported `sample` signatures run.
         """
         noise = tf.convert_to_tensor(noise, tf.float32)
         labels = tf.zeros(tf.shape(noise)[:1], tf.int32) if labels is None else tf.cast(labels, tf.int32)
-        gumbel = -tf.math.log(-tf.math.log(tf.clip_by_value(noise, 1e-12, 1.0 - 1e-7)))
+        return self._sample_loop(noise, tf.cast(temperature, tf.float32), labels)
 
-        def draw(logits, position):
-            return tf.argmax(logits / temperature + gumbel[:, position, None], axis=-1, output_type=tf.int32)
-
-        return self._sample_loop(tf.shape(noise)[0], labels, draw)
-
-    def _sample_loop(self, n, labels, draw):
+    def _sample_loop(self, noise, temperature, labels):
         height, width = self.grid_shape
+        n = tf.shape(noise)[0]
         label = self._label(labels)
         codes = tf.zeros(tf.stack([n, height, width]), tf.int32)
 
+        # Rows and columns are picked with `tf.gather` of one index, not `x[:, i:i + 1]`:
+        # XLA cannot size a slice between two loop-dependent bounds (its compiler
+        # aborts the process on it); a gather's size is static.
+        def row_of(x, i):
+            return tf.gather(x, tf.reshape(i, [1]), axis=1)
+
         def row_step(i, codes):
             # Row i's feeds depend only on rows < i, all final by now: compute them once per row.
-            feeds = [feed[:, i : i + 1] for feed in self._vertical(self.embedding(codes), label)]
+            feeds = [row_of(feed, i) for feed in self._vertical(self.embedding(codes), label)]
 
             def column_step(j, codes):
-                logits = self._horizontal(self.embedding(codes[:, i : i + 1]), feeds, label)[:, 0, j]
+                logits = self._horizontal(self.embedding(row_of(codes, i)), feeds, label)
+                logits = tf.gather(logits[:, 0], j, axis=1)
                 position = i * width + j
                 here = tf.reshape(tf.one_hot(position, height * width, on_value=True, off_value=False), [1, height, width])
-                return j + 1, tf.where(here, draw(logits, position)[:, None, None], codes)
+                drawn = self._draw(logits, temperature, tf.gather(noise, position, axis=1))
+                return j + 1, tf.where(here, drawn[:, None, None], codes)
 
             return i + 1, tf.while_loop(lambda j, c: j < width, column_step, [0, codes])[1]
 
@@ -311,12 +350,12 @@ class PixelCNNPrior(CheckedModel):
         if self._logits_fn is None:
             self._logits_fn = tf.function(self._logits, reduce_retracing=True)
         height, width = self.grid_shape
+        noise = self._noise(n, seed)
         codes = np.zeros((n, height, width), np.int32)
         for position in range(height * width):
             i, j = divmod(position, width)
             logits = self._logits_fn(tf.constant(codes), labels)[:, i, j]
-            codes[:, i, j] = self._draw(logits, tf.constant(temperature), tf.constant(seed, tf.int32),
-                                        tf.constant(position, tf.int32)).numpy()
+            codes[:, i, j] = self._draw(logits, tf.constant(temperature), noise[:, position]).numpy()
         return tf.constant(codes)
 
     def get_config(self):

@@ -69,6 +69,9 @@ class VQVAE(CheckedModel):
     """
 
     _nested = ("encoder", "decoder", "quantizer")
+    # jit_compile="auto": XLA. On CPU it trained at 1.15x (plain codebook) and
+    # 1.29x (EMA) the speed without it (benchmarks/bench_throughput.py).
+    jit_compile_default = True
 
     def __init__(self, encoder, decoder, quantizer, reconstruction="mse", data_variance=1.0,
                  validate_inputs=True, **kwargs):
@@ -212,14 +215,17 @@ class VQVAE(CheckedModel):
         self.vq_loss_tracker.update_state(vq_loss)
         self.perplexity_tracker.update_state(indices)
         self.usage_tracker.update_state(indices)
-        return {m.name: m.result() for m in self.metrics}
+        return self._metric_results()
 
     @staticmethod
     def _images_of(data):
         return data[0] if isinstance(data, (tuple, list)) else data
 
+    def _check_step_data(self, data, who):
+        return self._check_images(self._images_of(data), who)
+
     def train_step(self, data):
-        x = self._check_images(self._images_of(data), f"{type(self).__name__}.fit")
+        x = self._check_step_data(data, f"{type(self).__name__}.fit")
         with tf.GradientTape() as tape:
             decoded, details = self._forward(x, training=True)
             reconstruction = ops.mean(self._reconstruction_loss(x, decoded))
@@ -234,13 +240,13 @@ class VQVAE(CheckedModel):
         return self._report(reconstruction, vq_loss, details["indices"])
 
     def test_step(self, data):
-        x = self._check_images(self._images_of(data), f"{type(self).__name__}.evaluate")
+        x = self._check_step_data(data, f"{type(self).__name__}.evaluate")
         decoded, details = self._forward(x, training=False)
         return self._report(ops.mean(self._reconstruction_loss(x, decoded)), ops.mean(details["loss"]),
                             details["indices"])
 
     def predict_step(self, data):
-        x = self._check_images(self._images_of(data), f"{type(self).__name__}.predict")
+        x = self._check_step_data(data, f"{type(self).__name__}.predict")
         return self(x, training=False)
 
     # ------------------------------------------------------------ public API
