@@ -1,22 +1,23 @@
-"""Training throughput of every model with and without XLA, and the input pipeline against it.
+"""Training throughput of every model with and without XLA, and the input pipelines against it.
 
     python benchmarks/bench_throughput.py                 # all models, XLA off and on
-    python benchmarks/bench_throughput.py --models vae-mlp --steps 100
+    python benchmarks/bench_throughput.py --models vae-mlp prior --rounds 2 --skip-pipeline
 
 Part 1, model throughput: each model trains on batches already in memory (a
-repeated `tf.data` of one fixed set of 20 batches), so that the figure is
-the model's alone. `fit` runs `--steps` steps per epoch for three epochs; the
-figure is the median images/s of epochs 2 and 3 (epoch 1 includes tracing and,
-under XLA, compilation). Each model is measured with `jit_compile=False` and
-`jit_compile=True` in the same process; the ratio is XLA / no XLA.
+repeated `tf.data` of one fixed set of 20 real batches), so that the figure is
+the model's alone. The model is built twice, compiled with
+`jit_compile=False` and with `jit_compile=True`; after a warm-up epoch each
+(tracing, XLA compilation) the two train in turns, `--rounds` epochs each of
+about `--seconds` (the same number of steps for both), so that a slow spell
+of this shared machine hits both. Figures are medians; the ratio is XLA / no XLA.
 
-Part 2, input pipeline: images/s that tfvae's pipelines deliver when iterated
-alone (no model): `tfvae.data.load` (first epoch: reading and decoding; later
-epochs: from its cache) and `tfvae.data.EpochData` (what `tfvae.training`
-uses, with dynamic binarisation for MNIST). Then the MLP VAE, the fastest
-model and so the one most easily starved, trained end to end from each
-pipeline against the same model on in-memory batches: a ratio near 1 means the
-pipeline keeps up.
+Part 2, input pipeline: images/s that tfvae's pipelines deliver iterated
+alone: `tfvae.data.load` (first epoch: reading and decoding; later epochs:
+from its cache) and `tfvae.data.EpochData` (what `tfvae.training` uses).
+Then the MLP VAE, the fastest model and so the one most easily starved,
+trained on whole epochs fed by each pipeline, in turns with the same images as
+cached float batches (no input work at all): a ratio near 1 means the pipeline
+keeps up.
 
 Data: binarized MNIST and MNIST through TFDS (`TFDS_DATA_DIR`).
 """
@@ -74,35 +75,50 @@ def _in_memory(arrays, batch_size):
     return tf.data.Dataset.from_tensor_slices(data).batch(batch_size, drop_remainder=True).repeat()
 
 
-def _fit_throughput(model, dataset, steps, batch_size):
-    """Median images/s of epochs 2 and 3 of `steps` steps each."""
-    rates = []
-    for _ in range(3):
-        start = time.perf_counter()
-        model.fit(dataset, epochs=1, steps_per_epoch=steps, verbose=0)
-        rates.append(steps * batch_size / (time.perf_counter() - start))
-    return statistics.median(rates[1:]), rates[0]
+def _epoch_rate(model, dataset, steps, batch_size):
+    start = time.perf_counter()
+    model.fit(dataset, epochs=1, steps_per_epoch=steps, verbose=0)
+    return steps * batch_size / (time.perf_counter() - start)
 
 
-def model_throughput(kinds, steps, batch_size, seed):
+def _compiled(kind, seed, jit):
     import keras
 
+    keras.utils.set_random_seed(seed)
+    model = _build(kind, seed)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model.compile(keras.optimizers.Adam(1e-3), jit_compile=jit)
+    return model
+
+
+def model_throughput(kinds, seconds, rounds, batch_size, seed):
+    """Per model: images/s without and with XLA, epochs of the two alternating.
+
+    After a warm-up epoch each (tracing, XLA compilation), the two models train
+    in turns for `rounds` epochs each, so that a slow spell of the machine hits
+    both; an epoch has as many steps as the model without XLA runs in about
+    `seconds`. The figures are the medians of the rounds.
+    """
     rows = []
     for kind in kinds:
         arrays = _batches(kind, batch_size, seed)
-        row = dict(model=kind)
+        models = {}
         for jit in (False, True):
-            keras.utils.set_random_seed(seed)
-            model = _build(kind, seed)
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # the "XLA drops the value checks" warning: known here
-                model.compile(keras.optimizers.Adam(1e-3), jit_compile=jit)
-            rate, first = _fit_throughput(model, _in_memory(arrays, batch_size), steps, batch_size)
-            row["xla" if jit else "plain"] = rate
-            row["xla_first_epoch" if jit else "plain_first_epoch"] = first
-            print(f"  {kind} jit_compile={jit}: {rate:,.0f} images/s (first epoch {first:,.0f})",
-                  file=sys.stderr, flush=True)
+            model, dataset = _compiled(kind, seed, jit), _in_memory(arrays, batch_size)
+            _epoch_rate(model, dataset, 5, batch_size)  # warm-up: tracing and compilation
+            models[jit] = (model, dataset)
+        calibration = _epoch_rate(*models[False], 20, batch_size)
+        steps = int(min(400, max(20, seconds * calibration / batch_size)))
+        rates = {False: [], True: []}
+        for _ in range(rounds):
+            for jit in (False, True):
+                rates[jit].append(_epoch_rate(*models[jit], steps, batch_size))
+        row = dict(model=kind, steps=steps, plain=statistics.median(rates[False]), xla=statistics.median(rates[True]),
+                   plain_rounds=rates[False], xla_rounds=rates[True])
         row["ratio"] = row["xla"] / row["plain"]
+        print(f"  {kind}: {steps} steps per epoch; without XLA {[round(r) for r in rates[False]]}, "
+              f"with XLA {[round(r) for r in rates[True]]} images/s", file=sys.stderr, flush=True)
         rows.append(row)
     return rows
 
@@ -116,8 +132,8 @@ def _iterate(dataset):
     return count / (time.perf_counter() - start)
 
 
-def pipeline_throughput(batch_size, steps, seed):
-    import keras
+def pipeline_throughput(batch_size, rounds, seed):
+    import tensorflow as tf
 
     import tfvae
 
@@ -125,60 +141,66 @@ def pipeline_throughput(batch_size, steps, seed):
     ds = tfvae.data.load("binarized_mnist", "train", batch_size, seed=seed)
     rows.append(dict(pipeline="load('binarized_mnist'), epoch 1 (read, decode, cache)", rate=_iterate(ds)))
     rows.append(dict(pipeline="load('binarized_mnist'), epoch 2 (from cache)", rate=_iterate(ds)))
-    epoch_data = tfvae.data.EpochData("mnist", "train", batch_size, seed, binarize="dynamic")
-    rows.append(dict(pipeline="EpochData('mnist', binarize='dynamic'), one epoch", rate=_iterate(epoch_data(0))))
+    epoch_data = tfvae.data.EpochData("binarized_mnist", "train", batch_size, seed)
+    rows.append(dict(pipeline="EpochData('binarized_mnist'), one epoch", rate=_iterate(epoch_data(0))))
+    mnist = tfvae.data.EpochData("mnist", "train", batch_size, seed, binarize="dynamic")
+    rows.append(dict(pipeline="EpochData('mnist', binarize='dynamic'), one epoch", rate=_iterate(mnist(0))))
 
-    # End to end: the MLP VAE fed by each pipeline against in-memory batches, whole epochs.
-    arrays = _batches("vae-mlp", batch_size, seed)
-    keras.utils.set_random_seed(seed)
-    model = _build("vae-mlp", seed)
-    model.compile(keras.optimizers.Adam(1e-3))
-    in_memory, _ = _fit_throughput(model, _in_memory(arrays, batch_size), steps, batch_size)
-    end_to_end = {}
-    for name, make in (("load", lambda epoch: ds), ("EpochData", epoch_data)):
-        rates = []
-        images = 50_000 if name == "load" else len(epoch_data)
-        for epoch in range(3):
+    # End to end: the MLP VAE trained on whole epochs of binarized MNIST's 50,000 training
+    # images, fed by each pipeline or by the same images as cached float batches (no input
+    # work at all), in turns.
+    x = tfvae.data.load_arrays("binarized_mnist", "train")
+    cached = tf.data.Dataset.from_tensor_slices(x).batch(batch_size).cache()
+    feeds = {"cached float batches (no input work)": lambda epoch: cached,
+             "load pipeline": lambda epoch: ds,
+             "EpochData pipeline": epoch_data}
+    model = _compiled("vae-mlp", seed, False)
+    for make in feeds.values():
+        model.fit(make(0), epochs=1, verbose=0)  # warm-up, and fills the caches
+    rates = {name: [] for name in feeds}
+    for epoch in range(1, rounds + 1):
+        for name, make in feeds.items():
             data = make(epoch)
             start = time.perf_counter()
             model.fit(data, epochs=1, verbose=0)
-            rates.append(images / (time.perf_counter() - start))
-        end_to_end[name] = statistics.median(rates[1:])
-    return rows, in_memory, end_to_end
+            rates[name].append(len(x) / (time.perf_counter() - start))
+    return rows, {name: statistics.median(r) for name, r in rates.items()}
 
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--models", nargs="+", default=list(MODELS), choices=MODELS)
-    p.add_argument("--steps", type=int, default=150, help="steps per timed epoch")
+    p.add_argument("--seconds", type=float, default=5.0, help="about how long one timed epoch takes")
+    p.add_argument("--rounds", type=int, default=5, help="timed epochs per variant, taken in turns")
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--skip-pipeline", action="store_true")
     p.add_argument("--json", help="also write the figures to this JSON file")
     args = p.parse_args(argv)
 
-    print(f"bench_throughput: batch {args.batch_size}, {args.steps} steps per timed epoch, {os.cpu_count()} CPUs")
-    rows = model_throughput(args.models, args.steps, args.batch_size, args.seed)
-    print("\ntraining throughput on in-memory batches (median of epochs 2-3):")
+    print(f"bench_throughput: batch {args.batch_size}, {args.rounds} timed epochs per variant of about "
+          f"{args.seconds:g} s each, taken in turns; {os.cpu_count()} CPUs")
+    rows = model_throughput(args.models, args.seconds, args.rounds, args.batch_size, args.seed)
+    print(f"\ntraining throughput on in-memory batches (median of {args.rounds} epochs):")
     print("| model | images/s, jit_compile=False | images/s, jit_compile=True | XLA / no XLA |")
     print("|---|---|---|---|")
     for r in rows:
         print(f"| {r['model']} | {r['plain']:,.0f} | {r['xla']:,.0f} | {r['ratio']:.2f}x |")
     results = dict(models=rows)
     if not args.skip_pipeline:
-        pipes, in_memory, end_to_end = pipeline_throughput(args.batch_size, args.steps, args.seed)
-        print("\ninput pipelines iterated alone (no model):")
+        pipes, end_to_end = pipeline_throughput(args.batch_size, args.rounds, args.seed)
+        baseline = next(iter(end_to_end.values()))
+        print("\ninput pipelines iterated alone (no model), batch of", args.batch_size)
         print("| pipeline | images/s | against the MLP VAE's training images/s |")
         print("|---|---|---|")
         for r in pipes:
-            print(f"| {r['pipeline']} | {r['rate']:,.0f} | {r['rate'] / in_memory:.1f}x |")
-        print("\nMLP VAE (jit_compile=False) training images/s, whole epochs (median of epochs 2-3):")
-        print("| fed by | images/s | against in-memory batches |")
+            print(f"| {r['pipeline']} | {r['rate']:,.0f} | {r['rate'] / baseline:.1f}x |")
+        print(f"\nMLP VAE (jit_compile=False), whole epochs of 50,000 images (median of {args.rounds}, in turns):")
+        print("| fed by | training images/s | against cached float batches |")
         print("|---|---|---|")
-        print(f"| in-memory batches | {in_memory:,.0f} | 1.00x |")
         for name, rate in end_to_end.items():
-            print(f"| {name} pipeline | {rate:,.0f} | {rate / in_memory:.2f}x |")
-        results.update(pipelines=pipes, in_memory=in_memory, end_to_end=end_to_end)
+            print(f"| {name} | {rate:,.0f} | {rate / baseline:.2f}x |")
+        results.update(pipelines=pipes, end_to_end=end_to_end)
     if args.json:
         with open(args.json, "w") as f:
             json.dump(results, f, indent=1)

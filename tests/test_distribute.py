@@ -93,6 +93,9 @@ strategy = tf.distribute.MultiWorkerMirroredStrategy() if "TF_CONFIG" in os.envi
 out = sys.argv[1]
 if strategy is not None:
     assert strategy.num_replicas_in_sync == 2, strategy.num_replicas_in_sync
+    # As fit distributes them, each worker gets half of every global batch of 16.
+    batches = strategy.experimental_distribute_dataset(tf.data.Dataset.from_tensor_slices(images).batch(16))
+    assert {int(strategy.experimental_local_results(b)[0].shape[0]) for b in batches} == {8}
 for kind in KINDS:
     if strategy is None:
         model = make(kind)

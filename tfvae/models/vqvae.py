@@ -69,9 +69,10 @@ class VQVAE(CheckedModel):
     """
 
     _nested = ("encoder", "decoder", "quantizer")
-    # jit_compile="auto": XLA. On CPU it trained at 1.15x (plain codebook) and
-    # 1.29x (EMA) the speed without it (benchmarks/bench_throughput.py).
-    jit_compile_default = True
+    # jit_compile="auto": no XLA. On CPU, XLA was not reliably faster (0.88x to
+    # 1.29x in repeated runs of benchmarks/bench_throughput.py) and adds its
+    # compilation to the first epoch.
+    jit_compile_default = False
 
     def __init__(self, encoder, decoder, quantizer, reconstruction="mse", data_variance=1.0,
                  validate_inputs=True, **kwargs):
