@@ -54,6 +54,30 @@ def test_dynamic_binarisation_draws_afresh_every_epoch():
     np.testing.assert_array_equal(e1, again)
 
 
+def test_epoch_data_is_a_seeded_permutation_per_epoch():
+    grey, labels = real_data(data.load_arrays, "mnist", "test[:600]", with_labels=True)
+    make = lambda **kw: data.EpochData("mnist", "test[:600]", 128, seed=4, with_labels=True, **kw)  # noqa: E731
+
+    def epoch(source, k):
+        batches = list(source(k).as_numpy_iterator())
+        return np.concatenate([b[0] for b in batches]), np.concatenate([b[1] for b in batches]), batches
+
+    source = make()
+    x0, y0, batches = epoch(source, 0)
+    assert [len(b[0]) for b in batches] == [128] * 4 + [88] and x0.dtype == np.float32
+    # Every example once, with its own label: each image is found in the stored split.
+    index = {img.tobytes(): i for i, img in enumerate(grey)}
+    found = np.array([index[img.tobytes()] for img in x0])
+    assert sorted(found) == list(range(600)) and np.array_equal(y0, labels[found])
+    assert not np.array_equal(found, np.arange(600))  # shuffled
+    np.testing.assert_array_equal(epoch(make(), 0)[0], x0)  # a fresh object gives the same epoch 0
+    assert not np.array_equal(epoch(source, 1)[0], x0)  # another epoch, another order
+    np.testing.assert_array_equal(epoch(make(shuffle=False), 3)[0], grey)  # stored order
+    binary, _, _ = epoch(make(binarize="dynamic"), 0)
+    assert set(np.unique(binary)) <= {0.0, 1.0}
+    assert not np.array_equal(binary, epoch(make(binarize="dynamic"), 1)[0])
+
+
 def test_centered_range():
     x = _first(real_data(data.load, "fashion_mnist", "test", batch_size=128, value_range="centered")).numpy()
     assert x.min() >= -0.5 and x.max() <= 0.5 and x.min() < -0.4
