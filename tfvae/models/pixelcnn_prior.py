@@ -15,15 +15,29 @@ from tfvae.models._checked_model import CheckedModel
 
 tfd = tfp.distributions
 
-# What `sample(jit_compile="auto")` means: the faster on CPU as measured by
-# benchmarks/bench_xla.py (see benchmarks/RESULTS.md).
-SAMPLE_JIT_COMPILE = False
+# What `sample(jit_compile="auto")` means: XLA, the faster on CPU. For the
+# 6 x 64-filter prior of 7x7 grids it took about a third of the time for 16
+# grids and 0.7x for 256 (benchmarks/bench_prior.py, benchmarks/RESULTS.md).
+SAMPLE_JIT_COMPILE = True
 
 
 def _positive_int(name, value):
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
         raise ValueError(f"`{name}` must be a positive int; received {name}={value!r}.")
     return int(value)
+
+
+def _inverse_cdf_draw(logits, temperature, uniform):
+    """Inverse-CDF draw from softmax(logits / temperature), one uniform in [0, 1) per row.
+
+    The code is the first whose cumulative probability exceeds `uniform` (codes
+    of probability 0 are never picked). One number per position is what makes
+    `PixelCNNPrior.sample_from_noise` a plain U(0, 1) input of shape `(n, h * w)`.
+    """
+    probs = tf.nn.softmax(tf.cast(logits, tf.float32) / temperature, axis=-1)
+    cdf = tf.cumsum(probs, axis=-1)
+    below = tf.cast(cdf <= uniform[:, None] * cdf[:, -1:], tf.int32)
+    return tf.minimum(tf.reduce_sum(below, axis=-1), tf.shape(logits)[-1] - 1)
 
 
 @keras.saving.register_keras_serializable(package="tfvae")
@@ -76,8 +90,9 @@ class PixelCNNPrior(CheckedModel):
     >>> images = vqvae.decode(grids)
     """
 
-    # jit_compile="auto": XLA. On CPU it trained 1.4x to 2.3x as fast as without
-    # it in repeated runs of benchmarks/bench_throughput.py.
+    # jit_compile="auto": XLA. On CPU it trained a median 1.36x as fast as without
+    # it over five runs of benchmarks/bench_throughput.py (1.00x to 2.32x; README,
+    # "XLA on CPU").
     jit_compile_default = True
 
     def __init__(self, grid_shape, num_embeddings, filters=64, num_layers=8, kernel_size=3,
@@ -260,8 +275,8 @@ class PixelCNNPrior(CheckedModel):
             temperature: float > 0. Divides the logits (< 1: sharper).
             labels: int, ints `(n,)` or None (conditional priors: classes in turn).
             jit_compile: bool or "auto". Compile the sampler with XLA. "auto" is
-                `SAMPLE_JIT_COMPILE`, the faster of the two on CPU as measured by
-                `benchmarks/bench_xla.py`. Both give the same grids.
+                `SAMPLE_JIT_COMPILE` (XLA), the faster of the two on CPU as measured
+                by `benchmarks/bench_prior.py`. Both give the same grids.
 
         Returns:
             int32 tensor `(n, h, w)`.
@@ -283,19 +298,6 @@ class PixelCNNPrior(CheckedModel):
         # Philox explicitly: the default algorithm differs between XLA and TF kernels,
         # and the same seed must give the same grid either way.
         return tf.random.stateless_uniform([n, math.prod(self.grid_shape)], seed=[seed, 0], alg="philox")
-
-    @staticmethod
-    def _draw(logits, temperature, uniform):
-        """Inverse-CDF draw from softmax(logits / temperature), one uniform in [0, 1) per row.
-
-        The code is the first whose cumulative probability exceeds `uniform`
-        (codes of probability 0 are never picked). One number per position is
-        what makes `sample_from_noise` a plain U(0, 1) input of shape `(n, h * w)`.
-        """
-        probs = tf.nn.softmax(tf.cast(logits, tf.float32) / temperature, axis=-1)
-        cdf = tf.cumsum(probs, axis=-1)
-        below = tf.cast(cdf <= uniform[:, None] * cdf[:, -1:], tf.int32)
-        return tf.minimum(tf.reduce_sum(below, axis=-1), tf.shape(logits)[-1] - 1)
 
     def _sample_graph(self, noise, temperature, labels):
         return self._sample_loop(noise, temperature, labels)
@@ -333,7 +335,7 @@ class PixelCNNPrior(CheckedModel):
                 logits = tf.gather(logits[:, 0], j, axis=1)
                 position = i * width + j
                 here = tf.reshape(tf.one_hot(position, height * width, on_value=True, off_value=False), [1, height, width])
-                drawn = self._draw(logits, temperature, tf.gather(noise, position, axis=1))
+                drawn = _inverse_cdf_draw(logits, temperature, tf.gather(noise, position, axis=1))
                 return j + 1, tf.where(here, drawn[:, None, None], codes)
 
             return i + 1, tf.while_loop(lambda j, c: j < width, column_step, [0, codes])[1]
@@ -355,7 +357,7 @@ class PixelCNNPrior(CheckedModel):
         for position in range(height * width):
             i, j = divmod(position, width)
             logits = self._logits_fn(tf.constant(codes), labels)[:, i, j]
-            codes[:, i, j] = self._draw(logits, tf.constant(temperature), noise[:, position]).numpy()
+            codes[:, i, j] = _inverse_cdf_draw(logits, tf.constant(temperature), noise[:, position]).numpy()
         return tf.constant(codes)
 
     def get_config(self):

@@ -103,9 +103,9 @@ class VAE(CheckedModel):
     """
 
     _nested = ("encoder", "decoder")
-    # jit_compile="auto": no XLA. On CPU, XLA trained the MLP VAE at 0.5x to 0.8x
-    # and the conv VAE at 0.5x to 0.9x the speed without it in repeated runs of
-    # benchmarks/bench_throughput.py.
+    # jit_compile="auto": no XLA. On CPU, XLA trained the MLP VAE at a median 0.84x
+    # and the conv VAE at 0.82x the speed without it over five runs of
+    # benchmarks/bench_throughput.py (README, "XLA on CPU").
     jit_compile_default = False
 
     def __init__(

@@ -69,8 +69,9 @@ class VQVAE(CheckedModel):
     """
 
     _nested = ("encoder", "decoder", "quantizer")
-    # jit_compile="auto": no XLA. On CPU, XLA was not reliably faster (0.88x to
-    # 1.29x in repeated runs of benchmarks/bench_throughput.py) and adds its
+    # jit_compile="auto": no XLA. On CPU, XLA was not faster: a median 0.88x
+    # (plain codebook) and 1.00x (EMA) over five runs of
+    # benchmarks/bench_throughput.py (README, "XLA on CPU"), and it adds its
     # compilation to the first epoch.
     jit_compile_default = False
 
