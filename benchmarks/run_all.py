@@ -1,6 +1,6 @@
 """Runs every benchmark, one after another, and writes `benchmarks/RESULTS.md`.
 
-    python benchmarks/run_all.py                      # all, about 25 minutes on 2 CPUs
+    python benchmarks/run_all.py                      # all, about 20 minutes on 2 CPUs
     python benchmarks/run_all.py --only throughput memory
 
 Each benchmark runs as its own process (`python benchmarks/bench_<name>.py

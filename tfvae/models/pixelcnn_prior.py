@@ -90,8 +90,8 @@ class PixelCNNPrior(CheckedModel):
     >>> images = vqvae.decode(grids)
     """
 
-    # jit_compile="auto": XLA. On CPU it trained a median 1.36x as fast as without
-    # it over five runs of benchmarks/bench_throughput.py (1.00x to 2.32x; README,
+    # jit_compile="auto": XLA. On CPU it trained a median 1.52x as fast as without
+    # it over six runs of benchmarks/bench_throughput.py (1.00x to 2.32x; README,
     # "XLA on CPU").
     jit_compile_default = True
 

@@ -103,8 +103,8 @@ class VAE(CheckedModel):
     """
 
     _nested = ("encoder", "decoder")
-    # jit_compile="auto": no XLA. On CPU, XLA trained the MLP VAE at a median 0.84x
-    # and the conv VAE at 0.82x the speed without it over five runs of
+    # jit_compile="auto": no XLA. On CPU, XLA trained the MLP VAE at a median 0.87x
+    # and the conv VAE at 0.77x the speed without it over six runs of
     # benchmarks/bench_throughput.py (README, "XLA on CPU").
     jit_compile_default = False
 

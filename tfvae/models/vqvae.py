@@ -69,8 +69,8 @@ class VQVAE(CheckedModel):
     """
 
     _nested = ("encoder", "decoder", "quantizer")
-    # jit_compile="auto": no XLA. On CPU, XLA was not faster: a median 0.88x
-    # (plain codebook) and 1.00x (EMA) over five runs of
+    # jit_compile="auto": no XLA. On CPU, XLA was not faster: a median 0.96x
+    # (plain codebook) and 1.00x (EMA) over six runs of
     # benchmarks/bench_throughput.py (README, "XLA on CPU"), and it adds its
     # compilation to the first epoch.
     jit_compile_default = False
