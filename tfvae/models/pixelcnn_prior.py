@@ -290,7 +290,7 @@ class PixelCNNPrior(CheckedModel):
         # Two attributes, not a dict: Keras would track a dict of functions as model state.
         attribute = "_sample_fn_xla" if jit_compile else "_sample_fn"
         if getattr(self, attribute) is None:
-            setattr(self, attribute, tf.function(self._sample_graph, jit_compile=jit_compile,
+            setattr(self, attribute, tf.function(self._sample_loop, jit_compile=jit_compile,
                                                  reduce_retracing=not jit_compile))
         return getattr(self, attribute)(self._noise(n, seed), tf.constant(temperature, tf.float32), labels)
 
@@ -298,9 +298,6 @@ class PixelCNNPrior(CheckedModel):
         # Philox explicitly: the default algorithm differs between XLA and TF kernels,
         # and the same seed must give the same grid either way.
         return tf.random.stateless_uniform([n, math.prod(self.grid_shape)], seed=[seed, 0], alg="philox")
-
-    def _sample_graph(self, noise, temperature, labels):
-        return self._sample_loop(noise, temperature, labels)
 
     def sample_from_noise(self, noise, temperature=1.0, labels=None):
         """Ancestral sampling from given uniform noise `(n, h * w)` in [0, 1), one value per position.
