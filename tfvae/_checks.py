@@ -158,6 +158,40 @@ def _check_index_range(values, high, what, who):
         return tf.identity(values)
 
 
+def check_replica_batch(batch, who):
+    """`(batch, global_batch_size)`: the global batch size as float32, and under several replicas a check that this
+    replica's batch is not empty.
+
+    When a global batch holds fewer examples than there are replicas, some replica
+    gets none; a convolution then fails deep inside TensorFlow and a mean is NaN.
+    That batch is refused with a `ValueError` that names the fix instead.
+    """
+    local = tf.shape(tf.nest.flatten(batch)[0])[0]
+    n = tf.cast(local, tf.float32)
+    ctx = tf.distribute.get_replica_context()
+    if ctx is None or ctx.num_replicas_in_sync == 1:
+        return batch, n
+    n = ctx.all_reduce(tf.distribute.ReduceOp.SUM, n)
+    check = tf.debugging.Assert(local > 0, [
+        f"{MARKER} {who}: a global batch of", tf.cast(n, tf.int32),
+        f"examples cannot be split over {ctx.num_replicas_in_sync} replicas: one replica would get none. "
+        f"Drop the short last batch (dataset.batch(batch_size, drop_remainder=True)) or choose a batch_size "
+        f"that leaves a remainder of 0 or at least {ctx.num_replicas_in_sync} examples."])
+    with tf.control_dependencies([check]):
+        return tf.nest.map_structure(lambda t: None if t is None else tf.identity(t), batch), n
+
+
+def check_replica_split(num_examples, batch_size, num_replicas, who):
+    """Refuses up front data whose last global batch would leave a replica empty (see `check_replica_batch`)."""
+    last = num_examples % batch_size
+    if num_replicas > 1 and 0 < last < num_replicas:
+        raise ValueError(
+            f"{who}: {num_examples} examples in batches of {batch_size} leave a last batch of {last}, which "
+            f"cannot be split over {num_replicas} replicas: one replica would get none. Drop those examples, "
+            f"or choose a batch_size that leaves a remainder of 0 or at least {num_replicas}."
+        )
+
+
 @contextlib.contextmanager
 def translate_input_errors():
     """Turns our failed in-graph input assertions into `ValueError`."""

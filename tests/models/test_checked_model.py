@@ -73,3 +73,50 @@ def test_xla_vae_and_prior_reject_bad_arrays_and_labels():
         prior.fit(tf.data.Dataset.from_tensor_slices(codes).batch(4), verbose=0)
     with pytest.raises(ValueError, match=r"\[0, 8\)|0 to 7"):
         prior.predict(codes, verbose=0)
+
+
+def test_metrics_are_means_over_examples_not_over_batches():
+    """11 examples in batches of 10: every figure is the mean over the 11, not of the two batch means."""
+    x = (rng.random((11, 12, 12, 1)) < 0.4).astype("float32")
+    # VAE: the KL is deterministic given the encoder; its mean over examples from NumPy.
+    vae = tfvae.VAE.mlp((12, 12, 1), latent_dim=2, hidden_units=(8,), seed=0)
+    vae.compile("adam")
+    mean, log_var = (t.numpy().astype(np.float64) for t in vae.encode(x))
+    kl = 0.5 * np.sum(np.exp(log_var) + mean**2 - 1.0 - log_var, axis=1)
+    batch_means = np.mean([kl[:10].mean(), kl[10:].mean()])
+    assert abs(kl.mean() - batch_means) > 1e-3  # the data tell the two apart
+    r = vae.evaluate(x, batch_size=10, verbose=0, return_dict=True)
+    np.testing.assert_allclose(r["kl"], kl.mean(), rtol=1e-5)
+    np.testing.assert_allclose(r["loss"], r["reconstruction"] + r["kl"], rtol=1e-5)
+
+    # VQ-VAE: normalised squared error of its (deterministic) reconstructions, from NumPy.
+    vq = _vqvae()
+    vq.reconstruction, vq.data_variance = "mse", 0.2
+    vq.compile("adam")
+    err = np.mean((vq.reconstruct(x).numpy().astype(np.float64) - x) ** 2, axis=(1, 2, 3)) / 0.2
+    assert abs(err.mean() - np.mean([err[:10].mean(), err[10:].mean()])) > 1e-4
+    np.testing.assert_allclose(vq.evaluate(x, batch_size=10, verbose=0, return_dict=True)["reconstruction"],
+                               err.mean(), rtol=1e-5)
+
+    # Prior: nats per grid from a categorical log-likelihood in NumPy.
+    prior = tfvae.PixelCNNPrior((3, 3), 8, filters=8, num_layers=1)
+    prior.compile("adam", jit_compile=False)
+    codes = rng.integers(0, 8, (11, 3, 3)).astype("int32")
+    logits = prior(codes).numpy().astype(np.float64)
+    log_softmax = logits - np.log(np.exp(logits).sum(-1, keepdims=True))
+    nll = -np.take_along_axis(log_softmax, codes[..., None], -1)[..., 0].sum(axis=(1, 2))
+    r = prior.evaluate(codes, batch_size=10, verbose=0, return_dict=True)
+    np.testing.assert_allclose(r["loss"], nll.mean(), rtol=1e-5)
+    np.testing.assert_allclose(r["bits_per_code"], nll.mean() / (9 * np.log(2)), rtol=1e-5)
+
+
+def test_fit_reports_the_epoch_mean_over_examples():
+    """fit's epoch figure of a model that does not change (learning rate 0) is the mean over all examples."""
+    prior = tfvae.PixelCNNPrior((3, 3), 8, filters=8, num_layers=1)
+    prior.compile(keras.optimizers.SGD(0.0), jit_compile=False)
+    codes = rng.integers(0, 8, (11, 3, 3)).astype("int32")
+    logits = prior(codes).numpy().astype(np.float64)
+    log_softmax = logits - np.log(np.exp(logits).sum(-1, keepdims=True))
+    nll = -np.take_along_axis(log_softmax, codes[..., None], -1)[..., 0].sum(axis=(1, 2))
+    history = prior.fit(codes, batch_size=10, epochs=1, shuffle=False, verbose=0).history
+    np.testing.assert_allclose(history["loss"][0], nll.mean(), rtol=1e-5)

@@ -62,11 +62,15 @@ class GaussianSampler(keras.layers.Layer):
             return keras.random.normal(shape, dtype=dtype, seed=self.seed_generator)
         # Under tf.distribute every replica draws the global batch's noise and keeps
         # its own rows: replicas get independent noise, and training matches one
-        # device on the same global batch draw for draw.
+        # device on the same global batch draw for draw. Replicas' batches can differ
+        # in size (a short last batch), so each one's first row is the sum of the
+        # sizes of the replicas before it.
         replicas, rid = ctx.num_replicas_in_sync, ctx.replica_id_in_sync_group
-        n = shape[0]
-        noise = keras.random.normal((n * replicas, *shape[1:]), dtype=dtype, seed=self.seed_generator)
-        return noise[rid * n : (rid + 1) * n]
+        n = tf.cast(shape[0], tf.int32)
+        sizes = ctx.all_reduce(tf.distribute.ReduceOp.SUM, tf.one_hot(rid, replicas, dtype=tf.int32) * n)
+        start = tf.reduce_sum(sizes[:rid])
+        noise = keras.random.normal((tf.reduce_sum(sizes), *shape[1:]), dtype=dtype, seed=self.seed_generator)
+        return noise[start : start + n]
 
     def compute_output_shape(self, input_shape):
         return input_shape[0]

@@ -22,7 +22,7 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
-from tfvae._checks import translate_input_errors
+from tfvae._checks import check_replica_batch, check_replica_split, translate_input_errors
 
 
 class CheckedModel(keras.Model):
@@ -65,6 +65,39 @@ class CheckedModel(keras.Model):
                           "checked (XLA removes the in-graph checks); pass arrays or a tf.data.Dataset.",
                           stacklevel=4)
         return x
+
+    # ------------------------------------------------------------- the step
+    # Every model's train_step is: per-example terms under a tape, then
+    # `_minimize`. Losses are sums over this replica's examples divided by the
+    # global batch size, so that summed over replicas (what the optimizer does
+    # with gradients under tf.distribute) they are the mean over the global
+    # batch, also when replicas get batches of different sizes.
+    def _global_batch(self, batch, who):
+        """`(batch, n)`: the local batch, checked non-empty under several replicas, and the global batch size."""
+        return check_replica_batch(batch, who)
+
+    def _minimize(self, tape, per_example_objective, global_batch_size):
+        """Applies the gradient of the global-batch mean of `per_example_objective` (plus layer losses)."""
+        replicas = tf.distribute.get_strategy().num_replicas_in_sync
+        loss = ops.sum(per_example_objective) / global_batch_size
+        if self.losses:
+            # Layer losses (regularisers) are one value per replica: their share of the sum.
+            loss = loss + ops.sum(self.losses) / replicas
+        loss = self.optimizer.scale_loss(loss)
+        grads = tape.gradient(loss, self.trainable_variables)
+        self.optimizer.apply_gradients(zip(grads, self.trainable_variables))
+
+    def _report(self, **per_example):
+        """Updates the `Mean` trackers named by the keywords with per-example values `(batch,)`.
+
+        A `keras.metrics.Mean` given a vector accumulates its sum and its count, so
+        the figure of an epoch or an evaluation is the mean over all its examples,
+        not the mean of per-batch means (which overweights a short last batch).
+        """
+        trackers = {m.name: m for m in self.metrics}
+        for name, values in per_example.items():
+            trackers[name].update_state(values)
+        return self._metric_results()
 
     @property
     def image_shape(self):
@@ -149,11 +182,25 @@ def _prechecked(model, name, args, kwargs):
     return args, kwargs
 
 
+def _check_split_up_front(model, name, args, kwargs):
+    """Under several replicas, refuses arrays whose last batch would leave a replica empty, before any step runs."""
+    replicas = model.distribute_strategy.num_replicas_in_sync
+    if replicas == 1 or name not in ("fit", "evaluate"):
+        return
+    x = args[0] if args else kwargs.get("x")
+    if isinstance(x, (tuple, list)) and x:
+        x = x[0]
+    if isinstance(x, (np.ndarray, tf.Tensor)):
+        batch_size = kwargs.get("batch_size") or (args[2] if len(args) > 2 else None) or 32
+        check_replica_split(int(x.shape[0]), int(batch_size), replicas, f"{type(model).__name__}.{name}")
+
+
 def _translated(name):
     base = getattr(keras.Model, name)
 
     @functools.wraps(base)
     def method(self, *args, **kwargs):
+        _check_split_up_front(self, name, args, kwargs)
         if getattr(self, "validate_inputs", False) and self.jit_compile:
             args, kwargs = _prechecked(self, name, args, kwargs)
         # Optimizer variables made inside a step that then fails would leave the

@@ -217,28 +217,28 @@ class PixelCNNPrior(CheckedModel):
     def metrics(self):
         return [self.loss_tracker, self.bits_tracker]
 
-    def _report(self, nll):
-        self.loss_tracker.update_state(nll)
-        self.bits_tracker.update_state(nll / (math.prod(self.grid_shape) * math.log(2.0)))
-        return self._metric_results()
-
     def _check_step_data(self, data, who):
         return self._checked(*self._unpack(data), who)
 
+    def _nll(self, codes, labels):
+        """Per-grid negative log-likelihood `(batch,)` in nats."""
+        return -self._distribution(self._logits(codes, labels)).log_prob(codes)
+
+    def _report_nll(self, nll):
+        return self._report(loss=nll, bits_per_code=nll / (math.prod(self.grid_shape) * math.log(2.0)))
+
     def train_step(self, data):
-        codes, labels = self._check_step_data(data, f"{type(self).__name__}.fit")
+        who = f"{type(self).__name__}.fit"
+        (codes, labels), n = self._global_batch(self._check_step_data(data, who), who)
         with tf.GradientTape() as tape:
-            nll = -ops.mean(self._distribution(self._logits(codes, labels)).log_prob(codes))
-            objective = nll + (ops.sum(self.losses) if self.losses else 0.0)
-            replicas = tf.distribute.get_strategy().num_replicas_in_sync
-            objective = self.optimizer.scale_loss(objective / replicas)
-        grads = tape.gradient(objective, self.trainable_variables)
-        self.optimizer.apply_gradients(zip(grads, self.trainable_variables))
-        return self._report(nll)
+            nll = self._nll(codes, labels)
+            self._minimize(tape, nll, n)
+        return self._report_nll(nll)
 
     def test_step(self, data):
-        codes, labels = self._check_step_data(data, f"{type(self).__name__}.evaluate")
-        return self._report(-ops.mean(self._distribution(self._logits(codes, labels)).log_prob(codes)))
+        who = f"{type(self).__name__}.evaluate"
+        (codes, labels), _ = self._global_batch(self._check_step_data(data, who), who)
+        return self._report_nll(self._nll(codes, labels))
 
     def predict_step(self, data):
         codes, labels = self._check_step_data(data, f"{type(self).__name__}.predict")

@@ -346,34 +346,23 @@ class VAE(CheckedModel):
     def metrics(self):
         return [self.loss_tracker, self.reconstruction_tracker, self.kl_tracker]
 
-    def _report(self, reconstruction, kl):
-        self.loss_tracker.update_state(reconstruction + kl)
-        self.reconstruction_tracker.update_state(reconstruction)
-        self.kl_tracker.update_state(kl)
-        return self._metric_results()
-
     def _check_step_data(self, data, who):
         return self._checked(*self._unpack(data), who)
 
     def train_step(self, data):
-        x, labels = self._check_step_data(data, f"{type(self).__name__}.fit")
+        who = f"{type(self).__name__}.fit"
+        x, labels = self._check_step_data(data, who)
+        (x, labels), n = self._global_batch((x, labels), who)
         with tf.GradientTape() as tape:
             reconstruction, kl = self._elbo_terms(x, labels, training=True)
-            reconstruction, kl = ops.mean(reconstruction), ops.mean(kl)
-            objective = reconstruction + self._kl_weight() * kl
-            if self.losses:
-                objective = objective + ops.sum(self.losses)
-            # Replicas' gradients are summed, so each contributes its share of the mean.
-            replicas = tf.distribute.get_strategy().num_replicas_in_sync
-            objective = self.optimizer.scale_loss(objective / replicas)
-        grads = tape.gradient(objective, self.trainable_variables)
-        self.optimizer.apply_gradients(zip(grads, self.trainable_variables))
-        return self._report(reconstruction, kl)
+            self._minimize(tape, reconstruction + self._kl_weight() * kl, n)
+        return self._report(loss=reconstruction + kl, reconstruction=reconstruction, kl=kl)
 
     def test_step(self, data):
-        x, labels = self._check_step_data(data, f"{type(self).__name__}.evaluate")
+        who = f"{type(self).__name__}.evaluate"
+        (x, labels), _ = self._global_batch(self._check_step_data(data, who), who)
         reconstruction, kl = self._elbo_terms(x, labels, training=False)
-        return self._report(ops.mean(reconstruction), ops.mean(kl))
+        return self._report(loss=reconstruction + kl, reconstruction=reconstruction, kl=kl)
 
     def predict_step(self, data):
         x, labels = self._check_step_data(data, f"{type(self).__name__}.predict")

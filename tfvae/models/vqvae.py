@@ -211,14 +211,6 @@ class VQVAE(CheckedModel):
         return [self.loss_tracker, self.reconstruction_tracker, self.vq_loss_tracker,
                 self.perplexity_tracker, self.usage_tracker]
 
-    def _report(self, reconstruction, vq_loss, indices):
-        self.loss_tracker.update_state(reconstruction + vq_loss)
-        self.reconstruction_tracker.update_state(reconstruction)
-        self.vq_loss_tracker.update_state(vq_loss)
-        self.perplexity_tracker.update_state(indices)
-        self.usage_tracker.update_state(indices)
-        return self._metric_results()
-
     @staticmethod
     def _images_of(data):
         return data[0] if isinstance(data, (tuple, list)) else data
@@ -226,26 +218,32 @@ class VQVAE(CheckedModel):
     def _check_step_data(self, data, who):
         return self._check_images(self._images_of(data), who)
 
+    def _terms(self, x, training):
+        """Per-example reconstruction and VQ terms `(batch,)`, and the codes."""
+        decoded, details = self._forward(x, training=training)
+        vq_loss = details["loss"]
+        if self.reconstruction == "bernoulli":
+            # The Bernoulli term is a sum over pixels (nats per image), so the codebook and
+            # commitment terms are sums over positions and dimensions too, as in eq. 3 of the
+            # paper; averaged, beta would weigh them h * w * D times less against it.
+            vq_loss = vq_loss * float(np.prod(details["quantized"].shape[1:]))
+        return self._reconstruction_loss(x, decoded), vq_loss, details["indices"]
+
     def train_step(self, data):
-        x = self._check_step_data(data, f"{type(self).__name__}.fit")
+        who = f"{type(self).__name__}.fit"
+        x, n = self._global_batch(self._check_step_data(data, who), who)
         with tf.GradientTape() as tape:
-            decoded, details = self._forward(x, training=True)
-            reconstruction = ops.mean(self._reconstruction_loss(x, decoded))
-            vq_loss = ops.mean(details["loss"])
-            objective = reconstruction + vq_loss
-            if self.losses:
-                objective = objective + ops.sum(self.losses)
-            replicas = tf.distribute.get_strategy().num_replicas_in_sync
-            objective = self.optimizer.scale_loss(objective / replicas)
-        grads = tape.gradient(objective, self.trainable_variables)
-        self.optimizer.apply_gradients(zip(grads, self.trainable_variables))
-        return self._report(reconstruction, vq_loss, details["indices"])
+            reconstruction, vq_loss, indices = self._terms(x, training=True)
+            self._minimize(tape, reconstruction + vq_loss, n)
+        return self._report(loss=reconstruction + vq_loss, reconstruction=reconstruction, vq_loss=vq_loss,
+                            perplexity=indices, codebook_usage=indices)
 
     def test_step(self, data):
-        x = self._check_step_data(data, f"{type(self).__name__}.evaluate")
-        decoded, details = self._forward(x, training=False)
-        return self._report(ops.mean(self._reconstruction_loss(x, decoded)), ops.mean(details["loss"]),
-                            details["indices"])
+        who = f"{type(self).__name__}.evaluate"
+        x, _ = self._global_batch(self._check_step_data(data, who), who)
+        reconstruction, vq_loss, indices = self._terms(x, training=False)
+        return self._report(loss=reconstruction + vq_loss, reconstruction=reconstruction, vq_loss=vq_loss,
+                            perplexity=indices, codebook_usage=indices)
 
     def predict_step(self, data):
         x = self._check_step_data(data, f"{type(self).__name__}.predict")
