@@ -58,10 +58,48 @@ def test_nll_bound_adds_reconstruction_and_prior_terms():
         generative.nll_bound(vqvae, prior, x)
 
 
-def test_nll_bound_of_a_bernoulli_vqvae():
+def _log_sigmoid(t):
+    return -np.logaddexp(0.0, -t)
+
+
+def test_nll_bound_of_a_bernoulli_vqvae_uses_the_logits():
     vqvae, prior = _pair("bernoulli")
+    # A confident, wrong decoder: every pixel's logit is about +30, while most pixels are 0.
+    # Clipping probabilities to [1e-7, 1 - 1e-7] would cap each wrong pixel at 16.1 nats.
+    out = vqvae.decoder.layers[-1]
+    out.bias.assign(np.full(out.bias.shape, 30.0, "float32"))
     x = (rng.random((4, 8, 8, 1)) < 0.3).astype("float32")
     bound = generative.nll_bound(vqvae, prior, x)
-    p = np.clip(vqvae.decode(vqvae.encode(x)).numpy().astype(np.float64), 1e-7, 1 - 1e-7)
-    expected = -np.sum(x * np.log(p) + (1 - x) * np.log1p(-p), axis=(1, 2, 3))
-    np.testing.assert_allclose(bound["reconstruction_nats"], expected, rtol=1e-4)
+    codes = vqvae.encode(x)
+    logits = vqvae.decoder(vqvae.quantizer.lookup(codes)).numpy().astype(np.float64)
+    assert logits.min() > 20
+    expected = -np.sum(x * _log_sigmoid(logits) + (1 - x) * _log_sigmoid(-logits), axis=(1, 2, 3))
+    np.testing.assert_allclose(bound["reconstruction_nats"], expected, rtol=1e-5)
+    np.testing.assert_allclose(bound["prior_nats"], -prior.log_prob(codes).numpy(), rtol=1e-5)
+
+
+def test_nll_bound_refuses_data_it_cannot_score():
+    vqvae, prior = _pair()
+    x = (rng.integers(0, 256, (3, 8, 8, 1)) / 255.0).astype("float32")
+    with pytest.raises(ValueError, match=r"levels k/255 of \[0, 1\].*shifted by \+0.5"):
+        generative.nll_bound(vqvae, prior, x - 0.5, observation_scale=0.1)  # value_range="centered"
+    with pytest.raises(ValueError, match="off those levels"):
+        generative.nll_bound(vqvae, prior, x + 0.3 / 255, observation_scale=0.1)
+    with pytest.raises(ValueError, match="observation_scale"):
+        generative.nll_bound(vqvae, prior, x)
+    bernoulli, bprior = _pair("bernoulli")
+    with pytest.raises(ValueError, match="binary"):
+        generative.nll_bound(bernoulli, bprior, x)  # grey levels under a Bernoulli likelihood
+
+
+def test_bits_per_dim_refuses_likelihoods_that_are_not_probabilities_of_the_data():
+    from tfvae.metrics import bits_per_dim
+
+    binary = (rng.random((3, 4, 4, 1)) < 0.5).astype("float32")
+    np.testing.assert_allclose(bits_per_dim(np.array([10.0, 20.0, 30.0]), binary, "bernoulli"),
+                               np.array([10.0, 20.0, 30.0]) / (16 * math.log(2)))
+    with pytest.raises(ValueError, match="binary"):
+        bits_per_dim(1.0, binary * 0.5, "bernoulli")
+    with pytest.raises(ValueError, match="density"):
+        bits_per_dim(1.0, binary, "gaussian")
+    assert bits_per_dim(1.0, binary * (7 / 255), "discretized_gaussian") > 0

@@ -21,7 +21,7 @@ def _fmt_shape(shape):
     return "(" + ", ".join("None" if d is None else str(d) for d in shape) + ")"
 
 
-def check_image_batch(x, expected_shape, value_range, who):
+def check_image_batch(x, expected_shape, value_range, who, levels=None):
     """Checks a batch of images and returns it as a float tensor.
 
     Args:
@@ -29,6 +29,8 @@ def check_image_batch(x, expected_shape, value_range, who):
         expected_shape: tuple or None. Shape of one example; None dims are free.
         value_range: `(low, high)` or None. Allowed closed range of the values.
         who: str. Names the model and method in messages.
+        levels: int or None. The values must be k / (levels - 1) (8-bit images
+            scaled to [0, 1]: 256).
     """
     if not tf.is_tensor(x):
         x = np.asarray(x)
@@ -63,6 +65,12 @@ def check_image_batch(x, expected_shape, value_range, who):
     if value_range is not None:
         low, high = value_range
         in_range = tf.logical_and(tf.reduce_min(x) >= low, tf.reduce_max(x) <= high)
+    on_levels, levels_message = tf.constant(True), None
+    if levels is not None:
+        scaled = tf.cast(x, tf.float32) * (levels - 1)
+        on_levels = tf.reduce_max(tf.abs(scaled - tf.round(scaled))) <= 1e-3
+        levels_message = (f"input values must be the {levels} levels k/{levels - 1} of [0, 1] (8-bit images "
+                          "scaled by 1/255, as tfvae.data.load gives them)")
     if tf.executing_eagerly():
         if not bool(finite):
             bad = int(tf.reduce_sum(tf.cast(~tf.math.is_finite(x), tf.int32)))
@@ -72,6 +80,8 @@ def check_image_batch(x, expected_shape, value_range, who):
                 f"{who}: input values must lie in [{value_range[0]}, {value_range[1]}]; received "
                 f"values in [{float(tf.reduce_min(x)):.4g}, {float(tf.reduce_max(x)):.4g}]."
             )
+        if not bool(on_levels):
+            raise ValueError(f"{who}: {levels_message}; received values off those levels.")
         return x
     checks = shape_checks + [
         tf.debugging.Assert(
@@ -92,6 +102,38 @@ def check_image_batch(x, expected_shape, value_range, who):
         )
     with tf.control_dependencies(checks):
         return tf.identity(x)
+
+
+def check_binary(x, who):
+    """Refuses images whose values are not all 0 or 1 (a Bernoulli likelihood of grey levels is no probability)."""
+    x = np.asarray(x)
+    bad = (x != 0) & (x != 1)
+    if bad.any():
+        raise ValueError(
+            f"{who}: a Bernoulli likelihood scores binary images (every pixel 0 or 1); received {int(bad.sum())} "
+            f"pixels with other values, e.g. {float(x[bad][0]):.4g}. Binarise the data first "
+            "(e.g. tfvae.data.load('mnist', ..., binarize='dynamic'), or a fixed threshold)."
+        )
+
+
+def check_levels(x, num_bins, who):
+    """Refuses images that are not on the `num_bins` levels k / (num_bins - 1) of [0, 1]."""
+    x = np.asarray(x, np.float64)
+    low, high = float(x.min()), float(x.max())
+    if low < 0.0 or high > 1.0:
+        hint = (" Data in [-0.5, 0.5] (value_range='centered') must be shifted by +0.5 first."
+                if low >= -0.5 and high <= 0.5 else "")
+        raise ValueError(
+            f"{who}: scores pixels on the {num_bins} levels k/{num_bins - 1} of [0, 1] (tfvae.data.load's "
+            f"value_range='unit'); received values in [{low:.4g}, {high:.4g}].{hint}"
+        )
+    scaled = x * (num_bins - 1)
+    off = np.abs(scaled - np.round(scaled))
+    if off.max() > 1e-3:
+        raise ValueError(
+            f"{who}: scores pixels on the {num_bins} levels k/{num_bins - 1} of [0, 1]; received "
+            f"{int((off > 1e-3).sum())} values off those levels, e.g. {float(x.flat[int(off.argmax())]):.6g}."
+        )
 
 
 def check_num_classes(num_classes):

@@ -10,7 +10,6 @@ import math
 import numpy as np
 import tensorflow as tf
 
-from tfvae import losses
 
 __all__ = ["check_compatible", "encode_dataset", "nll_bound", "observation_scale", "sample_images"]
 
@@ -68,38 +67,32 @@ def nll_bound(vqvae, prior, x, labels=None, observation_scale=None, num_bins=256
 
     With the VQ-VAE's deterministic one-hot posterior, -log p(x) <=
     -log p(x | z_q) - log p_prior(z_q) (the KL term reduces to -log p_prior(z_q)).
-    For "bernoulli" VQ-VAEs p(x | z_q) is their Bernoulli likelihood (binary
-    data). For "mse" VQ-VAEs it is a discretised Gaussian over `num_bins` levels
-    in [0, 1] centred on the reconstruction with standard deviation
-    `observation_scale` (required: fit it on training data, e.g. the root of the
-    training MSE), so the bound holds for the discrete images.
+    p(x | z_q) is `vqvae.reconstruction_log_likelihood`: for "bernoulli" VQ-VAEs
+    their Bernoulli likelihood from the decoder's logits (binary images only);
+    for "mse" VQ-VAEs a discretised Gaussian over `num_bins` levels in [0, 1]
+    centred on the reconstruction with standard deviation `observation_scale`
+    (required: fit it on training data, e.g. the root of the training MSE).
+    Both are probabilities of the discrete images, so the bound holds; data they
+    cannot score (grey levels for Bernoulli; values outside [0, 1], such as
+    centred data, or off the levels for the Gaussian) raise `ValueError`.
 
     Returns:
         dict of NumPy arrays `(n,)`: "reconstruction_nats", "prior_nats",
         "total_nats" and "bits_per_dim" (total / (H * W * C * ln 2)).
     """
+    from tfvae.metrics import bits_per_dim
+
     check_compatible(vqvae, prior)
-    if vqvae.reconstruction == "mse" and (observation_scale is None or not observation_scale > 0):
-        raise ValueError(
-            "nll_bound of an 'mse' VQ-VAE needs observation_scale > 0 (e.g. sqrt of the training MSE); "
-            f"received observation_scale={observation_scale!r}."
-        )
     recon, prior_nats = [], []
     for start in range(0, len(x), batch_size):
         xb = x[start : start + batch_size]
         lb = None if labels is None else labels[start : start + batch_size]
         codes = vqvae.encode(xb)
-        mean = vqvae.decode(codes)
-        if vqvae.reconstruction == "bernoulli":
-            mean = tf.clip_by_value(mean, 1e-7, 1 - 1e-7)
-            logits = tf.math.log(mean) - tf.math.log1p(-mean)
-            log_px = losses.bernoulli_log_likelihood(xb, logits)
-        else:
-            log_px = losses.discretized_gaussian_log_likelihood(xb, mean, math.log(observation_scale), num_bins)
+        log_px = vqvae.reconstruction_log_likelihood(xb, codes, observation_scale, num_bins)
         recon.append(-log_px.numpy())
         prior_nats.append(-prior.log_prob(codes, lb).numpy())
     recon, prior_nats = np.concatenate(recon).astype(np.float64), np.concatenate(prior_nats).astype(np.float64)
     total = recon + prior_nats
-    dims = math.prod(vqvae.image_shape)
+    likelihood = "bernoulli" if vqvae.reconstruction == "bernoulli" else "discretized_gaussian"
     return {"reconstruction_nats": recon, "prior_nats": prior_nats, "total_nats": total,
-            "bits_per_dim": total / (dims * math.log(2.0))}
+            "bits_per_dim": bits_per_dim(total, x, likelihood, num_bins)}

@@ -143,12 +143,23 @@ def discretized_gaussian_log_likelihood(x, mean, log_scale, num_bins=256):
     Level k/(num_bins - 1) gets the Gaussian's mass on its bin of width
     1/(num_bins - 1); the first and last bins extend to -inf and +inf, so the
     probabilities of all levels sum to one and the result is a true
-    log-probability (nats), usable in a bound on discrete data. Far in a tail,
-    where the bin's mass underflows, the density at the centre times the bin
-    width stands in for it.
+    log-probability (nats), usable in a bound on discrete data.
+
+    A bin's mass is a difference of two normal CDF values, which loses all
+    precision in float32 where both are close to 1 or to 0. It is therefore
+    computed in float64 and in log space, on the side of the mean where the
+    CDF values are small: with standardised edges lo < hi, both below 0,
+    log(Phi(hi) - Phi(lo)) = log Phi(hi) + log(1 - exp(log Phi(lo) - log Phi(hi)));
+    bins above the mean are mirrored to below it, and a bin that holds the mean
+    is 0.5 * (erf(hi / sqrt 2) - erf(lo / sqrt 2)), a sum of two terms of the
+    same sign. Only where float64 cannot tell the two CDF values apart does the
+    density at the bin's centre times its width stand in for the mass. The
+    result is returned in float32.
 
     Args:
-        x: tensor `(batch, ...)`, values k/(num_bins - 1).
+        x: tensor `(batch, ...)`, values k/(num_bins - 1) (checked by the callers:
+            values off the grid get the mass of a bin around them, which is not a
+            probability of the data).
         mean: tensor of the same shape.
         log_scale: tensor broadcastable to `x`: log standard deviation.
         num_bins: int. Number of levels (256 for 8-bit images).
@@ -156,30 +167,41 @@ def discretized_gaussian_log_likelihood(x, mean, log_scale, num_bins=256):
     Returns:
         Tensor `(batch,)`.
     """
-    x, mean = _f32(x), _f32(mean)
-    log_scale = ops.broadcast_to(_f32(log_scale), ops.shape(x))
-    half = 0.5 / (num_bins - 1)
+    x = ops.cast(x, "float64")
+    mean = ops.cast(mean, "float64")
+    log_scale = ops.broadcast_to(ops.cast(log_scale, "float64"), ops.shape(x))
+    width = 1.0 / (num_bins - 1)
     inv = ops.exp(-log_scale)
-    upper = (x + half - mean) * inv
-    lower = (x - half - mean) * inv
-    log_cdf_upper = _log_ndtr(upper)  # log P(X <= upper edge), for the first bin
-    log_sf_lower = _log_ndtr(-lower)  # log P(X > lower edge), for the last bin
-    mass = _ndtr(upper) - _ndtr(lower)
-    log_mid = ops.where(
-        mass > 1e-6,
-        ops.log(ops.maximum(mass, 1e-30)),
-        -0.5 * _LOG_2PI - log_scale - 0.5 * ops.square((x - mean) * inv) + math.log(2 * half),
-    )
-    first, last = x < half, x > 1.0 - half
-    return _sum_per_example(ops.where(first, log_cdf_upper, ops.where(last, log_sf_lower, log_mid)))
-
-
-def _ndtr(t):
-    return 0.5 * ops.erfc(-t / math.sqrt(2.0))
+    upper = (x + 0.5 * width - mean) * inv
+    lower = (x - 0.5 * width - mean) * inv
+    # Edge bins: one tail each.
+    log_first = _log_ndtr(upper)
+    log_last = _log_ndtr(-lower)
+    # Interior bins, mirrored so that hi <= 0 unless the bin holds the mean.
+    mirror = lower > 0
+    hi = ops.where(mirror, -lower, upper)
+    lo = ops.where(mirror, -upper, lower)
+    holds_mean = hi > 0
+    # Every branch gets safe inputs where it is not used, so that no inf or NaN
+    # reaches a gradient through ops.where.
+    hi_m, lo_m = ops.where(holds_mean, hi, 1.0), ops.where(holds_mean, lo, -1.0)
+    log_middle = ops.log(0.5 * (ops.erf(hi_m / math.sqrt(2.0)) - ops.erf(lo_m / math.sqrt(2.0))))
+    hi_t, lo_t = ops.where(holds_mean, -1.0, hi), ops.where(holds_mean, -2.0, lo)
+    log_hi = _log_ndtr(hi_t)
+    delta = _log_ndtr(lo_t) - log_hi  # < 0 unless float64 cannot resolve the bin
+    resolved = delta < 0
+    log_tail = log_hi + ops.log(-ops.expm1(ops.where(resolved, delta, -1.0)))
+    centre = (x - mean) * inv
+    log_density_times_width = -0.5 * _LOG_2PI - 0.5 * ops.square(centre) + ops.log(width * inv)
+    log_interior = ops.where(holds_mean, log_middle, ops.where(resolved, log_tail, log_density_times_width))
+    first, last = x < 0.5 * width, x > 1.0 - 0.5 * width
+    log_p = ops.where(first, log_first, ops.where(last, log_last, log_interior))
+    return _f32(_sum_per_example(log_p))
 
 
 def _log_ndtr(t):
-    # Accurate far into the tails, where log(ndtr(t)) would underflow to -inf.
+    # log Phi(t), accurate far into the lower tail, where log(Phi(t)) would underflow to -inf.
     import tensorflow_probability as tfp
 
-    return tfp.distributions.Normal(0.0, 1.0).log_cdf(t)
+    t = ops.convert_to_tensor(t)
+    return tfp.distributions.Normal(ops.zeros((), t.dtype), ops.ones((), t.dtype)).log_cdf(t)

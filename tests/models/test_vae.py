@@ -245,3 +245,54 @@ def test_keras_file_round_trip_in_a_fresh_process(tmp_path):
         args=(str(tmp_path),),
     )
     assert out.count("tfvae.models.vae") == 2
+
+
+def _constant_decoder(vae, value, scale_raw=None):
+    """Makes the decoder output `value` at every pixel for any z (and `scale_raw` on the scale head)."""
+    dense = vae.decoder.get_layer("params_dense")
+    dense.kernel.assign(np.zeros(dense.kernel.shape, "float32"))
+    dense.bias.assign(np.full(dense.bias.shape, value, "float32"))
+    if scale_raw is not None:
+        head = vae.decoder.get_layer("log_scale_dense")
+        head.kernel.assign(np.zeros(head.kernel.shape, "float32"))
+        head.bias.assign(np.full(head.bias.shape, scale_raw, "float32"))
+
+
+@pytest.mark.parametrize("observation_scale", ["learned", "decoder"])
+def test_gaussian_scale_is_bounded_below_by_min_scale(observation_scale):
+    # 10 pixels that are always 0, as 67 of MNIST's are: with an unbounded scale the Gaussian
+    # objective there falls without limit as the scale shrinks.
+    x = np.zeros((6, 10), "float32")
+    vae = tfvae.VAE.mlp((10,), latent_dim=2, hidden_units=(4,), likelihood="gaussian",
+                        observation_scale=observation_scale, min_scale=1e-3)
+    _constant_decoder(vae, 0.0, scale_raw=-1e4 if observation_scale == "decoder" else None)
+    if observation_scale == "learned":
+        vae.raw_scale.assign(np.full(vae.raw_scale.shape, -1e4, "float32"))
+    vae.compile("adam")
+    r = vae.evaluate(x, batch_size=6, verbose=0, return_dict=True)
+    # The best a pixel can do: its mean exact and its scale at the floor.
+    floor = 10 * (0.5 * np.log(2 * np.pi) + np.log(1e-3))
+    np.testing.assert_allclose(r["reconstruction"], floor, rtol=1e-5)
+    with pytest.raises(ValueError, match="min_scale"):
+        tfvae.VAE.mlp((10,), latent_dim=2, likelihood="gaussian", min_scale=0.0)
+
+
+def test_discretized_gaussian_vae_scores_bins_and_refuses_other_data():
+    from scipy import stats
+
+    levels = np.array([0, 1, 17, 128, 254, 255]) / 255.0
+    x = np.tile(levels, (4, 1)).astype("float32")
+    vae = tfvae.VAE.mlp((6,), latent_dim=2, hidden_units=(4,), likelihood="discretized_gaussian",
+                        observation_scale=0.1)
+    _constant_decoder(vae, 0.3)
+    vae.compile("adam")
+    r = vae.evaluate(x, batch_size=4, verbose=0, return_dict=True)
+    half = 0.5 / 255
+    upper = np.where(levels == 1.0, np.inf, levels + half)
+    lower = np.where(levels == 0.0, -np.inf, levels - half)
+    expected = -np.sum(np.log(stats.norm.cdf(upper, 0.3, 0.1) - stats.norm.cdf(lower, 0.3, 0.1)))
+    np.testing.assert_allclose(r["reconstruction"], expected, rtol=1e-5)
+    with pytest.raises(ValueError, match="levels"):
+        vae.evaluate(np.clip(x + 0.4 / 255, 0.0, 1.0), verbose=0)
+    with pytest.raises(ValueError, match=r"\[0.0, 1.0\]|between 0.0 and 1.0"):
+        vae.evaluate(x - 0.5, verbose=0)  # value_range="centered"

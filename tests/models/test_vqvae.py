@@ -167,3 +167,20 @@ def test_short_mnist_run_beats_a_collapsed_codebook(quantizer):
     assert collapsed > 0.6
     assert result["reconstruction"] < VQ_MAX_TEST_NMSE
     assert result["codebook_usage"] > VQ_MIN_USAGE
+
+
+@pytest.mark.parametrize("reconstruction", ["mse", "bernoulli"])
+def test_vq_terms_are_on_the_scale_of_the_reconstruction(reconstruction):
+    """Bernoulli: nats summed over pixels, so the VQ terms are sums over positions and dimensions
+    (eq. 3 of the paper); MSE: a mean over pixels, so they are means."""
+    vq = tfvae.VQVAE.conv((8, 8, 1), num_embeddings=6, embedding_dim=3, hidden_filters=8, residual_filters=4,
+                          num_residual_blocks=1, reconstruction=reconstruction, commitment_cost=0.25)
+    vq.compile("adam")
+    x = (rng.random((5, 8, 8, 1)) < 0.4).astype("float32")
+    z = vq.encoder(x).numpy().astype(np.float64)
+    e = vq.quantizer.embeddings.numpy().astype(np.float64)
+    nearest = np.argmin(((z[..., None, :] - e) ** 2).sum(-1), axis=-1)
+    squared = ((z - e[nearest]) ** 2).reshape(5, -1)
+    per_example = squared.sum(1) if reconstruction == "bernoulli" else squared.mean(1)
+    r = vq.evaluate(x, batch_size=5, verbose=0, return_dict=True)
+    np.testing.assert_allclose(r["vq_loss"], 1.25 * per_example.mean(), rtol=1e-4)

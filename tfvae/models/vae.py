@@ -14,7 +14,9 @@ from tfvae.layers.gaussian_sampler import GaussianSampler
 from tfvae.models import networks
 from tfvae.models._checked_model import CheckedModel
 
-LIKELIHOODS = ("bernoulli", "gaussian")
+LIKELIHOODS = ("bernoulli", "gaussian", "discretized_gaussian")
+# Pixel levels of the discretised Gaussian: 8-bit images scaled to [0, 1].
+NUM_LEVELS = 256
 # Floats per decoder-output tensor in one importance-sampling chunk (16 MiB).
 _IW_CHUNK_ELEMENTS = 2**22
 
@@ -67,12 +69,29 @@ class VAE(CheckedModel):
             need `vae.build((None, *image_shape))` before use.
         decoder: keras.Model. Maps `(batch, latent_dim)` to the likelihood's
             parameters: Bernoulli logits or the Gaussian mean, of the image's
-            shape; with `observation_scale="decoder"`, a list `[mean, log_scale]`.
-        likelihood: str. "bernoulli" (data in [0, 1]) or "gaussian".
-        observation_scale: float, str or None. Gaussian only: a fixed standard
-            deviation (float > 0), "learned" (one trainable log-scale per
-            dimension; the default) or "decoder" (the decoder's second output).
+            shape; with `observation_scale="decoder"`, a list `[mean, raw_scale]`
+            (scale = min_scale + softplus(raw_scale)).
+        likelihood: str. Which p(x|z), and so what the figures mean:
+            - "bernoulli": binary pixels (values in [0, 1]; grey levels are
+              accepted as targets, but the -ELBO is then no bound on a
+              probability). On binary data the -ELBO and `log_likelihood` bound
+              -log p(x) in nats.
+            - "discretized_gaussian": 8-bit images scaled to [0, 1] (the 256
+              levels k/255, checked): each level gets the Gaussian's mass on its
+              bin, so the -ELBO is a true bound on -log P(x) of the discrete
+              images, comparable in bits/dim. The choice for grey-level data.
+            - "gaussian": a density on continuous data. On 8-bit pixels it is
+              not a likelihood of the data (a density can exceed 1, so it is no
+              bound and has no bits/dim); use it for real-valued data.
+        observation_scale: float, str or None. Gaussian kinds only: a fixed
+            standard deviation (float > 0), "learned" (one trainable scale per
+            dimension; the default) or "decoder" (the decoder's second output,
+            an unconstrained value per pixel). Learned and decoder scales are
+            `min_scale + softplus(raw)`, so they never fall below `min_scale`.
             Must be None for "bernoulli".
+        min_scale: float > 0. Floor of learned and decoder scales. Without one,
+            a pixel that is constant in the training data (67 of MNIST's 784
+            are always 0) lets the Gaussian objective fall without bound.
         beta: float. Initial weight of the KL term in the training objective
             (beta-VAE); it lives in the non-trainable weight `kl_beta`, which
             `tfvae.callbacks.BetaSchedule` can change during training. The
@@ -118,6 +137,7 @@ class VAE(CheckedModel):
         kl_warmup_steps=0,
         validate_inputs=True,
         seed=None,
+        min_scale=1e-3,
         **kwargs,
     ):
         kwargs.setdefault("name", "vae")
@@ -132,7 +152,10 @@ class VAE(CheckedModel):
                 "`observation_scale` applies to the Gaussian likelihood only; received "
                 f"observation_scale={observation_scale!r} with likelihood='bernoulli'."
             )
-        if likelihood == "gaussian":
+        if (isinstance(min_scale, bool) or not isinstance(min_scale, numbers.Real) or not math.isfinite(min_scale)
+                or min_scale <= 0):
+            raise ValueError(f"`min_scale` must be a number > 0; received min_scale={min_scale!r}.")
+        if likelihood != "bernoulli":
             if observation_scale is None:
                 observation_scale = "learned"
             valid_str = observation_scale in ("learned", "decoder")
@@ -157,6 +180,7 @@ class VAE(CheckedModel):
         self.decoder = decoder
         self.likelihood = likelihood
         self.observation_scale = observation_scale
+        self.min_scale = float(min_scale)
         self.beta = float(beta)
         self.kl_warmup_steps = int(kl_warmup_steps)
         self.validate_inputs = bool(validate_inputs)
@@ -260,8 +284,10 @@ class VAE(CheckedModel):
             dtype="float32",
         )
         if self.observation_scale == "learned":
-            self.log_scale = self.add_weight(
-                shape=image_shape, initializer="zeros", name="log_scale", dtype="float32"
+            # Starts at scale 1: min_scale + softplus(raw) = 1.
+            raw = math.log(math.expm1(1.0 - self.min_scale))
+            self.raw_scale = self.add_weight(
+                shape=image_shape, initializer=keras.initializers.Constant(raw), name="raw_scale", dtype="float32"
             )
         self.sampler.build([(None, self._latent_dim)] * 2)
 
@@ -287,15 +313,18 @@ class VAE(CheckedModel):
             )
         return ops.cast(out[0], "float32"), ops.cast(out[1], "float32")
 
+    def _bounded_log_scale(self, raw):
+        return ops.log(self.min_scale + ops.softplus(ops.cast(raw, "float32")))
+
     def _params(self, z, labels, training=False):
         """Likelihood parameters: (logits, None) or (mean, log_scale)."""
         out = self.decoder(self._decoder_inputs(z, labels), training=training)
         if self.likelihood == "bernoulli":
             return out, None
         if self.observation_scale == "decoder":
-            mean, log_scale = out
+            mean, log_scale = out[0], self._bounded_log_scale(out[1])
         elif self.observation_scale == "learned":
-            mean, log_scale = out, self.log_scale
+            mean, log_scale = out, self._bounded_log_scale(self.raw_scale)
         else:
             mean, log_scale = out, math.log(self.observation_scale)
         return mean, log_scale
@@ -304,6 +333,8 @@ class VAE(CheckedModel):
         loc, log_scale = params
         if self.likelihood == "bernoulli":
             return losses.bernoulli_log_likelihood(x, loc)
+        if self.likelihood == "discretized_gaussian":
+            return losses.discretized_gaussian_log_likelihood(x, loc, log_scale, NUM_LEVELS)
         return losses.gaussian_log_likelihood(x, loc, log_scale)
 
     def _mean_of(self, params):
@@ -325,8 +356,9 @@ class VAE(CheckedModel):
         if not self.validate_inputs:
             x = tf.convert_to_tensor(x)
             return x, (None if labels is None else tf.convert_to_tensor(labels))
-        value_range = (0.0, 1.0) if self.likelihood == "bernoulli" else None
-        x = check_image_batch(x, self.image_shape, value_range, who)
+        value_range = None if self.likelihood == "gaussian" else (0.0, 1.0)
+        levels = NUM_LEVELS if self.likelihood == "discretized_gaussian" else None
+        x = check_image_batch(x, self.image_shape, value_range, who, levels=levels)
         return x, self._check_labels(labels, x.shape[0], who)
 
     def _kl_weight(self):
@@ -470,6 +502,7 @@ class VAE(CheckedModel):
             self._nested_config(),
             likelihood=self.likelihood,
             observation_scale=self.observation_scale,
+            min_scale=self.min_scale,
             beta=self.beta,
             kl_warmup_steps=self.kl_warmup_steps,
             validate_inputs=self.validate_inputs,

@@ -260,6 +260,49 @@ class VQVAE(CheckedModel):
         codes = self._check_codes(codes, f"{type(self).__name__}.decode")
         return self._output(self.decoder(self.quantizer.lookup(codes), training=False))
 
+    def reconstruction_log_likelihood(self, x, codes=None, observation_scale=None, num_bins=256):
+        """log p(x | z_q) in nats per image: the decoder's likelihood of images given their codes.
+
+        "bernoulli" models: the Bernoulli likelihood of the decoder's logits
+        (binary images only). "mse" models: a discretised Gaussian over the
+        `num_bins` levels of [0, 1] centred on the reconstruction, with standard
+        deviation `observation_scale` (required; fit it on training data, e.g.
+        `tfvae.generative.observation_scale`). Both are probabilities of the
+        discrete images, so they enter a bound on -log p(x); data they cannot
+        score (grey levels for Bernoulli, values off the levels or outside
+        [0, 1], e.g. centred data, for the Gaussian) raise `ValueError`.
+
+        Args:
+            x: images `(batch, H, W, C)`.
+            codes: int codes `(batch, h, w)`, or None for `encode(x)`.
+            observation_scale: float > 0 ("mse" only).
+            num_bins: int. Levels of the discretised Gaussian.
+
+        Returns:
+            float32 tensor `(batch,)`.
+        """
+        from tfvae._checks import check_binary, check_levels
+
+        who = f"{type(self).__name__}.reconstruction_log_likelihood"
+        x = self._check_images(x, who)
+        if self.reconstruction == "bernoulli":
+            if observation_scale is not None:
+                raise ValueError(f"{who}: observation_scale applies to 'mse' models; received "
+                                 f"observation_scale={observation_scale!r} for a 'bernoulli' model.")
+            check_binary(x, who)
+        else:
+            if (isinstance(observation_scale, bool) or not isinstance(observation_scale, numbers.Real)
+                    or not np.isfinite(observation_scale) or observation_scale <= 0):
+                raise ValueError(f"{who}: an 'mse' model needs observation_scale > 0 (e.g. sqrt of the training "
+                                 f"MSE); received observation_scale={observation_scale!r}.")
+            check_levels(x, num_bins, who)
+        codes = self.quantizer.get_code_indices(self.encoder(x, training=False)) if codes is None else \
+            self._check_codes(codes, who)
+        decoded = ops.cast(self.decoder(self.quantizer.lookup(codes), training=False), "float32")
+        if self.reconstruction == "bernoulli":
+            return losses.bernoulli_log_likelihood(x, decoded)
+        return losses.discretized_gaussian_log_likelihood(x, decoded, np.log(observation_scale), num_bins)
+
     def reconstruct(self, x):
         """decode(encode(x))."""
         x = self._check_images(x, f"{type(self).__name__}.reconstruct")
