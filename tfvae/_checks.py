@@ -100,6 +100,8 @@ def check_image_batch(x, expected_shape, value_range, who, levels=None):
                 ],
             )
         )
+    if levels is not None:
+        checks.append(tf.debugging.Assert(on_levels, [f"{MARKER} {who}: {levels_message}; received values off them."]))
     with tf.control_dependencies(checks):
         return tf.identity(x)
 
