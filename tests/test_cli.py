@@ -203,6 +203,49 @@ def test_bad_inputs_are_refused_with_one_clear_line(tmp_path, vae_run, capsys):
     assert not (tmp_path / "t.png").exists() and not (tmp_path / "n.png").exists()  # nothing half-written
 
 
+@pytest.mark.parametrize("argv, text", [
+    (["train", "vae", "--epochs", "-3"], "argument --epochs: must be an integer >= 1; received -3"),
+    (["train", "vae", "--batch-size", "0"], "argument --batch-size: must be an integer >= 1; received 0"),
+    (["train", "vae", "--learning-rate", "-1"], "argument --learning-rate: must be a number > 0; received -1"),
+    (["train", "vae", "--learning-rate", "nan"], "argument --learning-rate: must be a number > 0; received nan"),
+    (["train", "vae", "--latent-dim", "0"], "argument --latent-dim: must be an integer >= 1; received 0"),
+    (["train", "cvae", "--hidden-units", "8", "-2"], "argument --hidden-units: must be an integer >= 1; received -2"),
+    (["train", "vqvae", "--decay", "1"], "argument --decay: must be a number >= 0 and < 1; received 1"),
+    (["train", "vqvae", "--prior-kernel-size", "4"], "argument --prior-kernel-size: must be an odd integer >= 1"),
+    (["train", "vqvae", "--num-embeddings", "1"], "argument --num-embeddings: must be an integer >= 2; received 1"),
+    (["train", "vae", "--epochs", "two"], "argument --epochs: must be an integer >= 1; received 'two'"),
+])
+def test_bad_flags_are_refused_up_front_in_one_line(tmp_path, capsys, argv, text):
+    from tfvae import cli
+
+    out = tmp_path / "run"
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main([*argv, "--output-dir", str(out)])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"tfvae {' '.join(argv[:2])}: error:"), err
+    assert text in err[0], err[0]
+    assert not out.exists()  # refused before any work
+
+
+def test_output_paths_are_checked_or_created(tmp_path, vae_run, capsys):
+    from tfvae import cli
+
+    a_file = tmp_path / "a_file"
+    a_file.write_text("x")
+    with pytest.raises(SystemExit):
+        cli.main(["train", "vae", "--output-dir", str(a_file)])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and f"argument --output-dir: {a_file} is a file; expected a folder" in err[0], err
+    with pytest.raises(SystemExit):
+        cli.main(["sample", str(vae_run[0] / "model.keras"), "--out", str(a_file / "x.png")])
+    assert f"{a_file} is a file, so" in capsys.readouterr().err
+    # A missing folder for the PNG is created.
+    target = tmp_path / "new" / "deeper" / "samples.png"
+    assert cli.main(["sample", str(vae_run[0] / "model.keras"), "-n", "4", "--out", str(target)]) == 0
+    assert target.stat().st_size > 0
+
+
 NAN_MAKER = """
 import sys
 from tfvae import callbacks, cli

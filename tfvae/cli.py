@@ -20,19 +20,73 @@ import sys
 __all__ = ["main"]
 
 
+class _Parser(argparse.ArgumentParser):
+    """Refuses bad flags in one line (`tfvae CMD: error: argument --flag: ...`), before any work starts."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def _number(kind, low=None, high=None, low_open=False, high_open=False, odd=False):
+    """An argparse type: an int or float within bounds, refused with the value received and what is allowed."""
+    allowed = [f"{'>' if low_open else '>='} {low}" if low is not None else None,
+               f"{'<' if high_open else '<='} {high}" if high is not None else None]
+    noun = ("odd " if odd else "") + ("integer" if kind is int else "number")
+    allowed = f"{'an' if noun[0] in 'aeiou' else 'a'} {noun} " + " and ".join(a for a in allowed if a)
+
+    def parse(text):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be {allowed}; received {text!r}") from None
+        ok = math.isfinite(value)
+        ok = ok and (low is None or (value > low if low_open else value >= low))
+        ok = ok and (high is None or (value < high if high_open else value <= high))
+        ok = ok and (not odd or value % 2 == 1)
+        if not ok:
+            raise argparse.ArgumentTypeError(f"must be {allowed}; received {text}")
+        return value
+
+    return parse
+
+
+POSITIVE_INT = _number(int, 1)
+COUNT = _number(int, 0)
+POSITIVE = _number(float, 0, low_open=True)
+
+
+def _folder(text):
+    """An output folder: created when missing, refused when a file stands there."""
+    if os.path.exists(text) and not os.path.isdir(text):
+        raise argparse.ArgumentTypeError(f"{text} is a file; expected a folder (created if missing)")
+    return text
+
+
+def _png_path(text):
+    """A PNG file to write: its folder is created when missing; refused when a file stands in the way."""
+    if os.path.isdir(text):
+        raise argparse.ArgumentTypeError(f"{text} is a folder; expected a .png file name")
+    parent = os.path.dirname(os.path.abspath(text))
+    while parent and not os.path.exists(parent):
+        parent = os.path.dirname(parent)
+    if parent and not os.path.isdir(parent):
+        raise argparse.ArgumentTypeError(f"{parent} is a file, so {text} cannot be written")
+    return text
+
+
 def _add_common_train(p, default_epochs):
     p.add_argument("--dataset", help="data set name (tfvae.data.DATASETS)")
-    p.add_argument("--epochs", type=int, default=default_epochs, help=f"training epochs (default: {default_epochs})")
-    p.add_argument("--batch-size", type=int, help="batch size (default: 100 for VAEs, 128 for VQ models)")
-    p.add_argument("--learning-rate", type=float, default=1e-3, help="Adam learning rate (default: 1e-3)")
-    p.add_argument("--train-examples", type=int, help="train on the first N training examples only")
-    p.add_argument("--output-dir", required=True, help="where the model, figures, results and checkpoints go")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    p.add_argument("--epochs", type=POSITIVE_INT, default=default_epochs, help=f"training epochs (default: {default_epochs})")
+    p.add_argument("--batch-size", type=POSITIVE_INT, help="batch size (default: 100 for VAEs, 128 for VQ models)")
+    p.add_argument("--learning-rate", type=POSITIVE, default=1e-3, help="Adam learning rate (default: 1e-3)")
+    p.add_argument("--train-examples", type=POSITIVE_INT, help="train on the first N training examples only")
+    p.add_argument("--output-dir", type=_folder, required=True, help="where the model, figures, results and checkpoints go")
+    p.add_argument("--seed", type=COUNT, default=0, help="random seed (default: 0)")
     p.add_argument("--resume", action="store_true", help="continue from OUTPUT_DIR/checkpoints if there is one")
     p.add_argument("--deterministic", action="store_true",
                    help="enable TensorFlow's deterministic ops (bit-identical reruns; slower)")
     p.add_argument("--tensorboard", action="store_true", help="write TensorBoard logs to OUTPUT_DIR/logs")
-    p.add_argument("--image-every", type=int, default=0,
+    p.add_argument("--image-every", type=COUNT, default=0,
                    help="write sample/reconstruction grids (and TensorBoard images) every N epochs (default: 0, off)")
     p.add_argument("--no-export", dest="export", action="store_false", help="skip the SavedModel/.tflite export")
     p.add_argument("--verbose", type=int, default=1, choices=[0, 1, 2],
@@ -40,8 +94,7 @@ def _add_common_train(p, default_epochs):
 
 
 def _parser():
-    parser = argparse.ArgumentParser(prog="tfvae", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = _Parser(prog="tfvae", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
 
     train = sub.add_parser("train", help="train a model", description="Train a model; see `tfvae train KIND --help`.")
@@ -51,14 +104,15 @@ def _parser():
                              formatter_class=argparse.ArgumentDefaultsHelpFormatter)
         _add_common_train(p, 10)
         p.add_argument("--architecture", default="mlp", choices=["mlp", "conv"], help="network family")
-        p.add_argument("--latent-dim", type=int, default=20, help="latent dimensions")
-        p.add_argument("--hidden-units", type=int, nargs="+", default=[500], help="hidden layer widths")
-        p.add_argument("--likelihood", choices=["bernoulli", "gaussian"], help="default: bernoulli for binary data")
+        p.add_argument("--latent-dim", type=POSITIVE_INT, default=20, help="latent dimensions")
+        p.add_argument("--hidden-units", type=POSITIVE_INT, nargs="+", default=[500], help="hidden layer widths")
+        p.add_argument("--likelihood", choices=["bernoulli", "discretized_gaussian", "gaussian"],
+                       help="default: bernoulli for binary data, discretized_gaussian for 8-bit grey levels")
         p.add_argument("--binarize", choices=["dynamic"], help="fresh Bernoulli binarisation each epoch")
-        p.add_argument("--beta", type=float, default=1.0, help="KL weight")
-        p.add_argument("--kl-warmup-steps", type=int, default=0, help="linear KL warm-up steps")
-        p.add_argument("--iw-samples", type=int, default=100, help="k of the importance-weighted test NLL (0 skips)")
-        p.add_argument("--iw-examples", type=int, default=1000, help="test images for the NLL")
+        p.add_argument("--beta", type=_number(float, 0), default=1.0, help="KL weight")
+        p.add_argument("--kl-warmup-steps", type=COUNT, default=0, help="linear KL warm-up steps")
+        p.add_argument("--iw-samples", type=COUNT, default=100, help="k of the importance-weighted test NLL (0 skips)")
+        p.add_argument("--iw-examples", type=POSITIVE_INT, default=1000, help="test images for the NLL")
         p.set_defaults(conditional=conditional)
     p = kinds.add_parser("vqvae", help="VQ-VAE, then its PixelCNN prior (--prior-epochs 0: VQ-VAE only)",
                          formatter_class=argparse.ArgumentDefaultsHelpFormatter)
@@ -66,7 +120,7 @@ def _parser():
     _add_vq_args(p)
     _add_prior_args(p, default_epochs=4)
     p.add_argument("--conditional", action="store_true", help="condition the prior on labels")
-    p.add_argument("--num-samples", type=int, default=100, help="images in samples.png")
+    p.add_argument("--num-samples", type=POSITIVE_INT, default=100, help="images in samples.png")
     p = kinds.add_parser("prior", help="PixelCNN prior for a trained VQ-VAE",
                          formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     _add_common_train(p, 10)
@@ -84,8 +138,8 @@ def _parser():
     p.add_argument("--split", default="test", help="split")
     p.add_argument("--prior", help="VQ-VAE: its prior (.keras)")
     p.add_argument("--vqvae", help="prior: its VQ-VAE (.keras)")
-    p.add_argument("--iw-samples", type=int, default=1000, help="VAE: k of the importance-weighted NLL")
-    p.add_argument("--examples", type=int, help="evaluate the first N examples only")
+    p.add_argument("--iw-samples", type=COUNT, default=1000, help="VAE: k of the importance-weighted NLL")
+    p.add_argument("--examples", type=POSITIVE_INT, help="evaluate the first N examples only")
     p.add_argument("--binarize", choices=["dynamic"], help="binarise grey levels once (VAE on mnist)")
     p.add_argument("--json", action="store_true", help="print the figures as JSON")
 
@@ -94,19 +148,19 @@ def _parser():
     p.add_argument("model", help="a VAE/ConditionalVAE or VQ-VAE .keras file, or an exported SavedModel "
                                  "version folder with a sample signature")
     p.add_argument("--prior", help="VQ-VAE: the prior (.keras) to sample codes from")
-    p.add_argument("-n", "--num-samples", type=int, default=64, help="number of images")
-    p.add_argument("--labels", type=int, nargs="+", help="class label(s) for conditional models")
-    p.add_argument("--temperature", type=float, default=1.0, help="prior sampling temperature")
-    p.add_argument("--columns", type=int, default=8, help="images per row")
-    p.add_argument("--seed", type=int, default=0, help="random seed")
-    p.add_argument("--out", required=True, help="PNG file to write")
+    p.add_argument("-n", "--num-samples", type=POSITIVE_INT, default=64, help="number of images")
+    p.add_argument("--labels", type=COUNT, nargs="+", help="class label(s) for conditional models")
+    p.add_argument("--temperature", type=POSITIVE, default=1.0, help="prior sampling temperature")
+    p.add_argument("--columns", type=POSITIVE_INT, default=8, help="images per row")
+    p.add_argument("--seed", type=COUNT, default=0, help="random seed")
+    p.add_argument("--out", type=_png_path, required=True, help="PNG file to write")
 
     p = sub.add_parser("export", help="SavedModel for TF Serving and/or a .tflite file",
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("model", help="a .keras file written by tfvae")
     p.add_argument("--prior", help="VQ-VAE: add the prior's sample signatures")
     p.add_argument("--saved-model", help="TF Serving model folder; the version goes inside")
-    p.add_argument("--version", type=int, help="version number (default: next free)")
+    p.add_argument("--version", type=POSITIVE_INT, help="version number (default: next free)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing version")
     p.add_argument("--tflite", help=".tflite file to write")
     p.add_argument("--signature", default="decode", help="signature for --tflite")
@@ -117,23 +171,23 @@ def _parser():
 
 def _add_vq_args(p):
     p.add_argument("--quantizer", default="vq", choices=["vq", "ema"], help="codebook by gradient or EMA")
-    p.add_argument("--num-embeddings", type=int, default=128, help="codebook size")
-    p.add_argument("--embedding-dim", type=int, default=16, help="code size")
-    p.add_argument("--hidden-filters", type=int, default=64, help="conv width")
-    p.add_argument("--residual-filters", type=int, default=32, help="residual block width")
-    p.add_argument("--downsamplings", type=int, default=2, help="stride-2 steps")
-    p.add_argument("--residual-blocks", type=int, default=1, help="residual blocks per network")
-    p.add_argument("--commitment-cost", type=float, default=0.25, help="beta")
-    p.add_argument("--decay", type=float, default=0.99, help="EMA decay")
-    p.add_argument("--dead-code-steps", type=int, help="restart codes unused this many steps")
+    p.add_argument("--num-embeddings", type=_number(int, 2), default=128, help="codebook size")
+    p.add_argument("--embedding-dim", type=POSITIVE_INT, default=16, help="code size")
+    p.add_argument("--hidden-filters", type=POSITIVE_INT, default=64, help="conv width")
+    p.add_argument("--residual-filters", type=POSITIVE_INT, default=32, help="residual block width")
+    p.add_argument("--downsamplings", type=POSITIVE_INT, default=2, help="stride-2 steps")
+    p.add_argument("--residual-blocks", type=COUNT, default=1, help="residual blocks per network")
+    p.add_argument("--commitment-cost", type=_number(float, 0), default=0.25, help="beta")
+    p.add_argument("--decay", type=_number(float, 0, 1, high_open=True), default=0.99, help="EMA decay")
+    p.add_argument("--dead-code-steps", type=POSITIVE_INT, help="restart codes unused this many steps")
 
 
 def _add_prior_args(p, default_epochs):
-    p.add_argument("--prior-filters", type=int, default=64, help="prior channels")
-    p.add_argument("--prior-layers", type=int, default=6, help="gated blocks")
-    p.add_argument("--prior-kernel-size", type=int, default=3, help="kernel width (odd)")
+    p.add_argument("--prior-filters", type=POSITIVE_INT, default=64, help="prior channels")
+    p.add_argument("--prior-layers", type=POSITIVE_INT, default=6, help="gated blocks")
+    p.add_argument("--prior-kernel-size", type=_number(int, 1, odd=True), default=3, help="kernel width (odd)")
     if default_epochs is not None:
-        p.add_argument("--prior-epochs", type=int, default=default_epochs, help="prior epochs")
+        p.add_argument("--prior-epochs", type=COUNT, default=default_epochs, help="prior epochs")
 
 
 def _callbacks(a, kind, say):
@@ -231,6 +285,7 @@ def _evaluate(a):
 
     from tfvae import data, generative
     from tfvae.checkpoint import load_model
+    from tfvae.metrics import bits_per_dim
     from tfvae.models import VAE, VQVAE, ConditionalVAE, PixelCNNPrior
 
     model = load_model(a.model)
@@ -247,8 +302,10 @@ def _evaluate(a):
         if a.iw_samples:
             nll = float(-model.log_likelihood(x, y, num_samples=a.iw_samples, seed=0).mean())
             results.update(nll=nll, iw_samples=a.iw_samples)
-        if model.likelihood == "bernoulli":
-            results["bits_per_dim"] = results.get("nll", results["nelbo"]) / (math.prod(model.image_shape) * math.log(2))
+        try:
+            results["bits_per_dim"] = float(bits_per_dim(results.get("nll", results["nelbo"]), x, model.likelihood))
+        except ValueError as e:
+            print(f"tfvae evaluate: no bits/dim: {e}", file=sys.stderr)
     elif isinstance(model, VQVAE):
         r = model.evaluate(x, batch_size=500, verbose=0, return_dict=True)
         results.update(normalised_mse=r["reconstruction"], mse=r["reconstruction"] * model.data_variance,
@@ -304,6 +361,7 @@ def _sample(a):
             raise ValueError(f"{a.model} holds a {type(model).__name__}; sample takes a VAE or VQ-VAE.")
     # Models trained on value_range="centered" data decode to [-0.5, 0.5].
     value_range = (-0.5, 0.5) if out.min() < -0.05 else (0.0, 1.0)
+    os.makedirs(os.path.dirname(os.path.abspath(a.out)), exist_ok=True)
     shape = images.save_png(a.out, out, columns=a.columns, value_range=value_range)
     return {"out": a.out, "num_samples": a.num_samples, "png_shape": list(shape)}
 

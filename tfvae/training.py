@@ -17,6 +17,7 @@ import tensorflow as tf
 
 from tfvae import data, generative, images
 from tfvae._io import write_atomically
+from tfvae.metrics import bits_per_dim
 from tfvae.models import VAE, VQVAE, ConditionalVAE, PixelCNNPrior
 
 __all__ = [
@@ -190,7 +191,8 @@ def train_vae(
         latent_dim: int. Latent dimensions (2 also writes the latent manifold).
         hidden_units: tuple of int. MLP hidden layers (first entry for "conv").
         likelihood: str or None. None: "bernoulli" for binary data (or with
-            `binarize`), else "gaussian".
+            `binarize`), else "discretized_gaussian" (8-bit grey levels; a
+            Gaussian density on them would not be a likelihood of the data).
         conditional: bool. Train a `ConditionalVAE` on the labels.
         binarize: None or "dynamic". Fresh Bernoulli draws of grey levels each
             epoch; the test set is binarised once with a fixed seed.
@@ -214,7 +216,7 @@ def train_vae(
     info = data.dataset_info(dataset)
     say = print if verbose else (lambda *a, **k: None)
     if likelihood is None:
-        likelihood = "bernoulli" if (info.binary or binarize) else "gaussian"
+        likelihood = "bernoulli" if (info.binary or binarize) else "discretized_gaussian"
     keras.utils.set_random_seed(seed)
     split = train_split(train_examples)
     train_data = data.EpochData(dataset, split, batch_size, seed, with_labels=conditional, binarize=binarize)
@@ -267,9 +269,13 @@ def train_vae(
                        iw_seconds=round(time.perf_counter() - start, 1))
         say(f"test NLL (importance-weighted, k={iw_samples}, {m} images): "
             f"{results['test_nll']:.2f} nats", flush=True)
-    if likelihood == "bernoulli":
-        # Bits per dimension mean something for discrete data only, not for densities.
-        results["test_nelbo_bits_per_dim"] = results["test_nelbo"] / (math.prod(info.image_shape) * math.log(2))
+    # Bits per dimension only where the likelihood is a probability of these (discrete) images.
+    try:
+        results["test_nelbo_bits_per_dim"] = float(bits_per_dim(results["test_nelbo"], x_test, likelihood))
+        if "test_nll" in results:
+            results["test_nll_bits_per_dim"] = float(bits_per_dim(results["test_nll"], x_test[:m], likelihood))
+    except ValueError as e:
+        say(f"No bits/dim: {e}", flush=True)
 
     os.makedirs(output_dir, exist_ok=True)
     value_range = (0.0, 1.0)
