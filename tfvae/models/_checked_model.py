@@ -22,7 +22,7 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
-from tfvae._checks import check_replica_batch, check_replica_split, translate_input_errors
+from tfvae._checks import check_replica_split, translate_input_errors
 
 
 class CheckedModel(keras.Model):
@@ -68,14 +68,11 @@ class CheckedModel(keras.Model):
 
     # ------------------------------------------------------------- the step
     # Every model's train_step is: per-example terms under a tape, then
-    # `_minimize`. Losses are sums over this replica's examples divided by the
-    # global batch size, so that summed over replicas (what the optimizer does
-    # with gradients under tf.distribute) they are the mean over the global
-    # batch, also when replicas get batches of different sizes.
-    def _global_batch(self, batch, who):
-        """`(batch, n)`: the local batch, checked non-empty under several replicas, and the global batch size."""
-        return check_replica_batch(batch, who)
-
+    # `_minimize` with the global batch size from `check_replica_batch`. Losses
+    # are sums over this replica's examples divided by the global batch size, so
+    # that summed over replicas (what the optimizer does with gradients under
+    # tf.distribute) they are the mean over the global batch, also when replicas
+    # get batches of different sizes.
     def _minimize(self, tape, per_example_objective, global_batch_size):
         """Applies the gradient of the global-batch mean of `per_example_objective` (plus layer losses)."""
         replicas = tf.distribute.get_strategy().num_replicas_in_sync

@@ -9,7 +9,7 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 from keras import layers, ops
 
-from tfvae._checks import check_codes, check_labels, check_num_classes
+from tfvae._checks import check_codes, check_labels, check_num_classes, check_replica_batch
 from tfvae.layers.gated_pixelcnn_block import GatedPixelCNNBlock
 from tfvae.models._checked_model import CheckedModel
 
@@ -229,7 +229,7 @@ class PixelCNNPrior(CheckedModel):
 
     def train_step(self, data):
         who = f"{type(self).__name__}.fit"
-        (codes, labels), n = self._global_batch(self._check_step_data(data, who), who)
+        (codes, labels), n = check_replica_batch(self._check_step_data(data, who), who)
         with tf.GradientTape() as tape:
             nll = self._nll(codes, labels)
             self._minimize(tape, nll, n)
@@ -237,7 +237,7 @@ class PixelCNNPrior(CheckedModel):
 
     def test_step(self, data):
         who = f"{type(self).__name__}.evaluate"
-        (codes, labels), _ = self._global_batch(self._check_step_data(data, who), who)
+        (codes, labels), _ = check_replica_batch(self._check_step_data(data, who), who)
         return self._report_nll(self._nll(codes, labels))
 
     def predict_step(self, data):

@@ -9,7 +9,7 @@ import tensorflow as tf
 from keras import ops
 
 from tfvae import losses
-from tfvae._checks import check_image_batch, check_num_classes
+from tfvae._checks import check_image_batch, check_num_classes, check_replica_batch
 from tfvae.layers.gaussian_sampler import GaussianSampler
 from tfvae.models import networks
 from tfvae.models._checked_model import CheckedModel
@@ -384,7 +384,7 @@ class VAE(CheckedModel):
     def train_step(self, data):
         who = f"{type(self).__name__}.fit"
         x, labels = self._check_step_data(data, who)
-        (x, labels), n = self._global_batch((x, labels), who)
+        (x, labels), n = check_replica_batch((x, labels), who)
         with tf.GradientTape() as tape:
             reconstruction, kl = self._elbo_terms(x, labels, training=True)
             self._minimize(tape, reconstruction + self._kl_weight() * kl, n)
@@ -392,7 +392,7 @@ class VAE(CheckedModel):
 
     def test_step(self, data):
         who = f"{type(self).__name__}.evaluate"
-        (x, labels), _ = self._global_batch(self._check_step_data(data, who), who)
+        (x, labels), _ = check_replica_batch(self._check_step_data(data, who), who)
         reconstruction, kl = self._elbo_terms(x, labels, training=False)
         return self._report(loss=reconstruction + kl, reconstruction=reconstruction, kl=kl)
 

@@ -8,7 +8,7 @@ import tensorflow as tf
 from keras import ops
 
 from tfvae import losses
-from tfvae._checks import check_codes, check_image_batch
+from tfvae._checks import check_binary, check_codes, check_image_batch, check_levels, check_replica_batch
 from tfvae.layers.vector_quantizer import VectorQuantizer, VectorQuantizerEMA
 from tfvae.metrics import CodebookPerplexity, CodebookUsage
 from tfvae.models import networks
@@ -231,7 +231,7 @@ class VQVAE(CheckedModel):
 
     def train_step(self, data):
         who = f"{type(self).__name__}.fit"
-        x, n = self._global_batch(self._check_step_data(data, who), who)
+        x, n = check_replica_batch(self._check_step_data(data, who), who)
         with tf.GradientTape() as tape:
             reconstruction, vq_loss, indices = self._terms(x, training=True)
             self._minimize(tape, reconstruction + vq_loss, n)
@@ -240,7 +240,7 @@ class VQVAE(CheckedModel):
 
     def test_step(self, data):
         who = f"{type(self).__name__}.evaluate"
-        x, _ = self._global_batch(self._check_step_data(data, who), who)
+        x, _ = check_replica_batch(self._check_step_data(data, who), who)
         reconstruction, vq_loss, indices = self._terms(x, training=False)
         return self._report(loss=reconstruction + vq_loss, reconstruction=reconstruction, vq_loss=vq_loss,
                             perplexity=indices, codebook_usage=indices)
@@ -281,7 +281,6 @@ class VQVAE(CheckedModel):
         Returns:
             float32 tensor `(batch,)`.
         """
-        from tfvae._checks import check_binary, check_levels
 
         who = f"{type(self).__name__}.reconstruction_log_likelihood"
         x = self._check_images(x, who)
