@@ -246,6 +246,19 @@ def test_output_paths_are_checked_or_created(tmp_path, vae_run, capsys):
     assert target.stat().st_size > 0
 
 
+def test_evaluate_gives_no_bits_per_dim_where_the_likelihood_is_no_probability(vae_run, capsys):
+    from tfvae import cli
+
+    model = str(vae_run[0] / "model.keras")  # a Bernoulli VAE
+    args = ["evaluate", model, "--examples", "50", "--iw-samples", "0", "--json"]
+    assert cli.main([*args, "--dataset", "binarized_mnist"]) == 0
+    assert '"bits_per_dim"' in capsys.readouterr().out
+    assert cli.main([*args, "--dataset", "mnist"]) == 0  # grey levels: the -ELBO is no probability of them
+    captured = capsys.readouterr()
+    assert '"bits_per_dim"' not in captured.out and '"nelbo"' in captured.out
+    assert "no bits/dim" in captured.err and "binary images" in captured.err
+
+
 NAN_MAKER = """
 import sys
 from tfvae import callbacks, cli

@@ -35,7 +35,11 @@ class VQVAE(CheckedModel):
     where reconstruction is the mean squared error divided by `data_variance`
     (the keras.io example's normalisation) or, with `reconstruction="bernoulli"`,
     the Bernoulli negative log-likelihood in nats (summed over pixels, for
-    binary data). The EMA quantizer drops the codebook term. `fit`/`evaluate`
+    binary data). The two VQ terms are on the reconstruction's scale: averaged
+    over positions and code dimensions with "mse" (a mean over pixels), summed
+    over them with "bernoulli" (a sum over pixels), as in eq. 3 of the paper,
+    so that `commitment_cost` weighs them as the paper's beta does. The EMA
+    quantizer drops the codebook term. `fit`/`evaluate`
     report `loss`, `reconstruction`, `vq_loss`, `perplexity` and
     `codebook_usage` (the latter two over the whole epoch).
 
@@ -281,7 +285,6 @@ class VQVAE(CheckedModel):
         Returns:
             float32 tensor `(batch,)`.
         """
-
         who = f"{type(self).__name__}.reconstruction_log_likelihood"
         x = self._check_images(x, who)
         if self.reconstruction == "bernoulli":
