@@ -8,6 +8,7 @@ import sys
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 import tfvae
 from tests.helpers import real_data, run_python
@@ -271,8 +272,10 @@ def test_model_config_for_tf_serving(tmp_path):
 
 def test_bad_export_arguments():
     model = tfvae.VAE.mlp((4,), latent_dim=2, hidden_units=(4,))
-    with pytest.raises(ValueError, match="supports"):
+    with pytest.raises(ValueError, match="serving_functions.*received Sequential"):
         export.serving_functions(keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)]))
+    with pytest.raises(ValueError, match="`prior` goes with a VQVAE; a VAE takes none"):
+        export.serving_functions(model, prior=tfvae.PixelCNNPrior((2, 2), 4, filters=4, num_layers=1))
     with pytest.raises(ValueError, match="quantization"):
         export.export_tflite(model, "/tmp/x.tflite", quantization="int4")
     with pytest.raises(ValueError, match="representative_data"):
@@ -281,3 +284,47 @@ def test_bad_export_arguments():
         export.export_tflite(model, "/tmp/x.tflite", signature="generate")
     with pytest.raises(ValueError, match="version"):
         export.export_saved_model(model, "/tmp/tfvae_bad_version", version=0)
+
+
+def test_any_model_with_serving_functions_exports(tmp_path):
+    """export asks the model for its signatures: a user's own model with serving_functions() exports too."""
+
+    class Doubler(keras.Model):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.dense = keras.layers.Dense(2)
+
+        def call(self, x):
+            return self.dense(x)
+
+        def serving_functions(self):
+            spec = tf.TensorSpec((None, 3), tf.float32, name="x")
+            return {"serving_default": tf.function(lambda x: {"y": 2.0 * self(x)}, input_signature=[spec])}
+
+    model = Doubler()
+    x = np.random.default_rng(0).normal(size=(5, 3)).astype(np.float32)
+    expected = 2.0 * model(x).numpy()
+    folder = export.export_saved_model(model, str(tmp_path / "doubler"))
+    np.testing.assert_allclose(export.load_saved_model(folder).signatures["serving_default"](x=x)["y"].numpy(),
+                               expected, rtol=1e-6, atol=1e-6)
+
+
+def test_vqvae_serving_functions_refuse_a_bad_prior_or_temperature():
+    vqvae = tfvae.VQVAE.conv((8, 8, 1), num_embeddings=4, embedding_dim=2, hidden_filters=4, residual_filters=2,
+                             num_residual_blocks=0)
+    with pytest.raises(ValueError, match="PixelCNNPrior or None; received VAE"):
+        vqvae.serving_functions(prior=tfvae.VAE.mlp((4,), latent_dim=2, hidden_units=(4,)))
+    prior = tfvae.PixelCNNPrior(vqvae.grid_shape, 4, filters=4, num_layers=1)
+    with pytest.raises(ValueError, match="sample_temperature=0"):
+        vqvae.serving_functions(prior=prior, sample_temperature=0)
+    with pytest.raises(ValueError, match="grid"):
+        vqvae.serving_functions(prior=tfvae.PixelCNNPrior((3, 3), 4, filters=4, num_layers=1))
+    assert set(vqvae.serving_functions(prior=prior)) == {"serving_default", "encode", "decode", "sample",
+                                                          "sample_from_noise"}
+
+
+def test_the_saved_model_records_the_value_range(tmp_path):
+    model = tfvae.VAE.mlp((4, 4, 1), latent_dim=2, hidden_units=(8,), likelihood="gaussian", value_range="centered")
+    folder = export.export_saved_model(model, str(tmp_path / "vae"))
+    loaded = tf.saved_model.load(folder)
+    np.testing.assert_array_equal(loaded.value_range[0].numpy(), [-0.5, 0.5])

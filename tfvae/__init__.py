@@ -12,7 +12,7 @@ if keras.backend.backend() != "tensorflow":
         f"{keras.backend.backend()!r}. Set KERAS_BACKEND=tensorflow before importing keras."
     )
 
-from tfvae import data, export, generative, images, layers, losses, metrics  # noqa: E402
+from tfvae import callbacks, data, export, generative, images, layers, losses, metrics  # noqa: E402
 from tfvae.layers import (  # noqa: E402
     GatedPixelCNNBlock,
     GaussianSampler,
@@ -34,6 +34,7 @@ __all__ = [
     "MaskedConv2D",
     "VectorQuantizer",
     "VectorQuantizerEMA",
+    "callbacks",
     "data",
     "export",
     "generative",

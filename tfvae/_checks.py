@@ -138,6 +138,22 @@ def check_levels(x, num_bins, who):
         )
 
 
+# The value ranges tfvae's data and models know, and their bounds.
+VALUE_RANGES = {"unit": (0.0, 1.0), "centered": (-0.5, 0.5)}
+
+
+def check_value_range(value_range, likelihood=None):
+    """Validates a model's `value_range` argument; `likelihood` names one that needs "unit" data, if any."""
+    if value_range not in VALUE_RANGES:
+        raise ValueError(f"`value_range` must be one of {tuple(VALUE_RANGES)}; received value_range={value_range!r}.")
+    if likelihood is not None and value_range != "unit":
+        raise ValueError(
+            f"`value_range={value_range!r}` does not go with {likelihood}: it scores values in [0, 1] "
+            "(value_range='unit')."
+        )
+    return value_range
+
+
 def check_num_classes(num_classes):
     """Validates a `num_classes` argument; returns it as an int."""
     import numbers

@@ -333,7 +333,6 @@ def _sample(a):
 
     from tfvae import generative, images
     from tfvae.checkpoint import load_model
-    from tfvae.models import VAE, VQVAE
 
     labels = None
     if a.labels:
@@ -341,29 +340,39 @@ def _sample(a):
     if os.path.isdir(a.model):
         from tfvae.export import load_saved_model
 
-        signatures = load_saved_model(a.model).signatures
+        loaded = load_saved_model(a.model)
+        signatures = loaded.signatures
         if "sample" not in signatures:
             raise ValueError(f"{a.model} has no 'sample' signature; it has {sorted(signatures)}.")
         inputs = {"seed": np.arange(a.seed, a.seed + a.num_samples, dtype=np.int64)}
         if labels is not None:
             inputs["label"] = labels
         out = signatures["sample"](**inputs)["images"].numpy()
+        value_range = _saved_value_range(loaded, a.model)
     else:
         model = load_model(a.model)
-        if isinstance(model, VAE):
+        value_range = getattr(model, "value_bounds", None)  # what image models have
+        if value_range is None:
+            raise ValueError(f"{a.model} holds a {type(model).__name__}; sample takes a VAE or VQ-VAE.")
+        if callable(getattr(model, "sample", None)):  # a VAE samples its own prior
             out = model.sample(a.num_samples, labels=labels, seed=a.seed).numpy()
-        elif isinstance(model, VQVAE):
-            if not a.prior:
-                raise ValueError("sampling a VQ-VAE needs --prior, the PixelCNN prior of its codes.")
+        elif not a.prior:
+            raise ValueError("sampling a VQ-VAE needs --prior, the PixelCNN prior of its codes.")
+        else:
             out = generative.sample_images(model, load_model(a.prior), a.num_samples, seed=a.seed,
                                            temperature=a.temperature, labels=labels)[0].numpy()
-        else:
-            raise ValueError(f"{a.model} holds a {type(model).__name__}; sample takes a VAE or VQ-VAE.")
-    # Models trained on value_range="centered" data decode to [-0.5, 0.5].
-    value_range = (-0.5, 0.5) if out.min() < -0.05 else (0.0, 1.0)
     os.makedirs(os.path.dirname(os.path.abspath(a.out)), exist_ok=True)
     shape = images.save_png(a.out, out, columns=a.columns, value_range=value_range)
     return {"out": a.out, "num_samples": a.num_samples, "png_shape": list(shape)}
+
+
+def _saved_value_range(loaded, path):
+    """The value range a SavedModel was exported with (tfvae.export writes it beside the signatures)."""
+    if not hasattr(loaded, "value_range"):
+        raise ValueError(f"{path} records no value range (it was exported before tfvae recorded one): re-export "
+                         "it with `tfvae export`, or sample from its .keras file.")
+    low, high = (float(v) for v in loaded.value_range[0].numpy())
+    return low, high
 
 
 def _export(a):

@@ -27,6 +27,7 @@ import urllib.request
 import numpy as np
 import tensorflow as tf
 
+from tfvae._checks import VALUE_RANGES as _VALUE_BOUNDS
 from tfvae._io import write_atomically
 
 __all__ = [
@@ -74,7 +75,7 @@ FREY_FACE_URL = "https://cs.nyu.edu/~roweis/data/frey_rawface.mat"
 FREY_FACE_FILE = "frey_rawface.mat"
 _TFDS_HOST = ("storage.googleapis.com", 443)
 _PROBE_TIMEOUT_S = 5.0
-VALUE_RANGES = ("unit", "centered")
+VALUE_RANGES = tuple(_VALUE_BOUNDS)  # "unit": [0, 1]; "centered": [-0.5, 0.5]
 
 
 def epoch_seed(seed, epoch):

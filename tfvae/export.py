@@ -28,8 +28,6 @@ import numpy as np
 import tensorflow as tf
 
 from tfvae._io import write_atomically
-from tfvae.generative import check_compatible
-from tfvae.models import VAE, VQVAE, ConditionalVAE, PixelCNNPrior
 
 __all__ = [
     "export_saved_model",
@@ -44,132 +42,24 @@ QUANTIZATIONS = (None, "float16", "dynamic", "int8")
 _VERSION = re.compile(r"^\d+$")
 
 
-def _spec(shape, dtype, name):
-    return tf.TensorSpec(shape, dtype, name=name)
-
-
-def _named(impl, specs):
-    """`impl(*tensors)` as a function whose parameters carry the inputs' names.
-
-    Callers (and tests) can then pass inputs by name, as TF Serving clients do.
-    """
-
-    def fn(*args):
-        return impl(*args)
-
-    fn.__signature__ = inspect.Signature(
-        [inspect.Parameter(spec.name, inspect.Parameter.POSITIONAL_OR_KEYWORD) for spec in specs]
-    )
-    fn.__name__ = impl.__name__
-    return fn
-
-
-def _per_seed(seeds, shape, dist):
-    """One stateless draw of `shape` per int64 seed: `(len(seeds), *shape)`."""
-
-    def one(seed):
-        pair = tf.stack([tf.cast(seed, tf.int64), tf.constant(0, tf.int64)])
-        if dist == "normal":
-            return tf.random.stateless_normal(shape, seed=pair)
-        return tf.random.stateless_uniform(shape, seed=pair)
-
-    return tf.map_fn(one, seeds, fn_output_signature=tf.float32)
-
-
-def _vae_functions(vae):
-    conditional = isinstance(vae, ConditionalVAE)
-    img = _spec((None, *vae.image_shape), tf.float32, "images")
-    lat = _spec((None, vae.latent_dim), tf.float32, "latent")
-    seed = _spec((None,), tf.int64, "seed")
-    noise = _spec((None, vae.latent_dim), tf.float32, "noise")
-    label = [_spec((None,), tf.int32, "label")] if conditional else []
-
-    def decode_mean(z, labels):
-        return vae._mean_of(vae._params(z, labels))
-
-    def reconstruct(images, *labels):
-        labels = labels[0] if labels else None
-        return {"reconstruction": decode_mean(vae._posterior(images, labels)[0], labels)}
-
-    def encode(images, *labels):
-        mean, log_var = vae._posterior(images, labels[0] if labels else None)
-        return {"mean": mean, "log_var": log_var}
-
-    def decode(latent, *labels):
-        return {"images": decode_mean(latent, labels[0] if labels else None)}
-
-    def sample(seed, *labels):
-        return decode(_per_seed(seed, [vae.latent_dim], "normal"), *labels)
-
-    def sample_from_noise(noise, *labels):
-        return decode(noise, *labels)
-
-    return {
-        "serving_default": (reconstruct, [img, *label]),
-        "encode": (encode, [img, *label]),
-        "decode": (decode, [lat, *label]),
-        "sample": (sample, [seed, *label]),
-        "sample_from_noise": (sample_from_noise, [noise, *label]),
-    }
-
-
-def _vqvae_functions(vqvae, prior=None, temperature=1.0):
-    img = _spec((None, *vqvae.image_shape), tf.float32, "images")
-    codes_spec = _spec((None, *vqvae.grid_shape), tf.int32, "codes")
-
-    def reconstruct(images):
-        return {"reconstruction": vqvae(images, training=False)}
-
-    def encode(images):
-        return {"codes": vqvae.quantizer.get_code_indices(vqvae.encoder(images, training=False))}
-
-    def decode(codes):
-        return {"images": vqvae._output(vqvae.decoder(vqvae.quantizer.lookup(codes), training=False))}
-
-    functions = {
-        "serving_default": (reconstruct, [img]),
-        "encode": (encode, [img]),
-        "decode": (decode, [codes_spec]),
-    }
-    if prior is None:
-        return functions
-    check_compatible(vqvae, prior)
-    positions = int(np.prod(prior.grid_shape))
-    label = [_spec((None,), tf.int32, "label")] if prior.num_classes else []
-
-    def sample_from_noise(noise, *labels):
-        codes = prior.sample_from_noise(noise, temperature, labels[0] if labels else None)
-        return {"images": decode(codes)["images"], "codes": codes}
-
-    def sample(seed, *labels):
-        return sample_from_noise(_per_seed(seed, [positions], "uniform"), *labels)
-
-    functions["sample"] = (sample, [_spec((None,), tf.int64, "seed"), *label])
-    functions["sample_from_noise"] = (sample_from_noise, [_spec((None, positions), tf.float32, "noise"), *label])
-    return functions
-
-
 def serving_functions(model, prior=None, sample_temperature=1.0):
     """The exported functions of a model: `{signature: tf.function with input_signature}`.
 
-    Also the Keras-side reference for parity: calling them runs the model itself.
+    The model's own `serving_functions` (see `VAE.serving_functions` and
+    `VQVAE.serving_functions`); calling them runs the model itself, which makes
+    them the Keras-side reference for export parity.
     """
-    if isinstance(model, VAE):
-        if prior is not None:
-            raise ValueError("`prior` goes with a VQVAE, not a VAE.")
-        raw = _vae_functions(model)
-    elif isinstance(model, VQVAE):
-        if prior is not None and not isinstance(prior, PixelCNNPrior):
-            raise ValueError(f"`prior` must be a PixelCNNPrior or None; received {type(prior).__name__}.")
-        if not sample_temperature > 0:
-            raise ValueError(f"`sample_temperature` must be > 0; received sample_temperature={sample_temperature!r}.")
-        raw = _vqvae_functions(model, prior, float(sample_temperature))
-    else:
+    make = getattr(model, "serving_functions", None)
+    if not callable(make):
         raise ValueError(
-            f"export supports tfvae's VAE, ConditionalVAE and VQVAE (with an optional PixelCNNPrior); "
-            f"received {type(model).__name__}."
+            f"export needs a model with serving_functions() (tfvae's VAE, ConditionalVAE and VQVAE, with an "
+            f"optional PixelCNNPrior); received {type(model).__name__}."
         )
-    return {name: tf.function(_named(fn, sig), input_signature=sig, autograph=False) for name, (fn, sig) in raw.items()}
+    if prior is None:
+        return make()
+    if "prior" not in inspect.signature(make).parameters:
+        raise ValueError(f"`prior` goes with a VQVAE; a {type(model).__name__} takes none.")
+    return make(prior=prior, sample_temperature=sample_temperature)
 
 
 def _existing_versions(base_dir):
@@ -214,6 +104,12 @@ def export_saved_model(model, base_dir, version=None, prior=None, overwrite=Fals
     archive.track(model)
     if prior is not None:
         archive.track(prior)
+    bounds = getattr(model, "value_bounds", None)
+    if bounds is not None:
+        # The range of the images the signatures take and give, for clients
+        # (`tf.saved_model.load(path).value_range`), e.g. to display samples.
+        archive.add_variable_collection("value_range", [tf.Variable(bounds, dtype=tf.float32, trainable=False,
+                                                                    name="value_range")])
     # serving_default first: TF Serving's default signature.
     for name in ["serving_default"] + [n for n in functions if n != "serving_default"]:
         archive.add_endpoint(name, functions[name])

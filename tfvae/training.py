@@ -278,7 +278,7 @@ def train_vae(
         say(f"No bits/dim: {e}", flush=True)
 
     os.makedirs(output_dir, exist_ok=True)
-    value_range = (0.0, 1.0)
+    value_range = model.value_bounds
     n = 100
     sample_labels = np.arange(n) // 10 % info.num_classes if conditional else None
     samples = model.sample(n, labels=sample_labels, seed=seed).numpy()
@@ -376,7 +376,8 @@ def train_vqvae(
     os.makedirs(output_dir, exist_ok=True)
     originals = x_test[:50]
     recon = model.reconstruct(originals).numpy()
-    images.save_png(os.path.join(output_dir, "reconstructions.png"), images.interleave(originals, recon), columns=10)
+    images.save_png(os.path.join(output_dir, "reconstructions.png"), images.interleave(originals, recon), columns=10,
+                    value_range=model.value_bounds)
     codes = model.encode(originals[:20]).numpy()
     code_rgb = images.code_images(codes, num_embeddings, info.image_shape[:2])
     canvas = np.ones((20, *info.image_shape[:2], 3), np.float32)  # grids may be smaller than images
@@ -521,7 +522,8 @@ def train_vqvae_with_prior(
     start = time.perf_counter()
     samples, _ = generative.sample_images(vqvae, prior, num_samples, seed=seed, temperature=temperature, labels=labels)
     results["sample_seconds"] = round(time.perf_counter() - start, 2)
-    images.save_png(os.path.join(output_dir, "samples.png"), samples.numpy(), columns=10)
+    images.save_png(os.path.join(output_dir, "samples.png"), samples.numpy(), columns=10,
+                    value_range=vqvae.value_bounds)
     prior.save(os.path.join(output_dir, "prior.keras"))
     if export:
         results.update(_export(vqvae, output_dir, say, prior=prior))

@@ -158,6 +158,9 @@ def test_reconstruct_uses_the_posterior_mean():
         (dict(likelihood="gaussian", observation_scale="big"), "observation_scale"),
         (dict(beta=-0.5), "beta"),
         (dict(kl_warmup_steps=-1), "kl_warmup_steps"),
+        (dict(value_range="0-255"), r"`value_range` must be one of \('unit', 'centered'\); received value_range='0-255'"),
+        (dict(value_range="centered"), "likelihood='bernoulli'.*value_range='unit'"),
+        (dict(likelihood="discretized_gaussian", value_range="centered"), "likelihood='discretized_gaussian'"),
     ],
 )
 def test_rejects_bad_arguments(kwargs, match):
@@ -296,3 +299,11 @@ def test_discretized_gaussian_vae_scores_bins_and_refuses_other_data():
         vae.evaluate(np.clip(x + 0.4 / 255, 0.0, 1.0), verbose=0)
     with pytest.raises(ValueError, match=r"\[0.0, 1.0\]|between 0.0 and 1.0"):
         vae.evaluate(x - 0.5, verbose=0)  # value_range="centered"
+
+
+def test_the_value_range_is_the_models_and_survives_a_round_trip():
+    vae = tfvae.VAE.mlp((4, 4, 1), latent_dim=2, hidden_units=(8,), likelihood="gaussian", value_range="centered")
+    assert vae.value_bounds == (-0.5, 0.5)
+    clone = tfvae.VAE.from_config(vae.get_config())
+    assert clone.value_range == "centered" and clone.value_bounds == (-0.5, 0.5)
+    assert tfvae.VAE.mlp((4,), latent_dim=2, hidden_units=(4,)).value_bounds == (0.0, 1.0)

@@ -97,7 +97,9 @@ def test_bernoulli_reconstruction_checks_range():
 @pytest.mark.parametrize(
     "kwargs, match",
     [(dict(quantizer="kmeans"), "quantizer"), (dict(reconstruction="l1"), "reconstruction"),
-     (dict(data_variance=0.0), "data_variance"), (dict(num_downsamplings=0), "num_downsamplings")],
+     (dict(data_variance=0.0), "data_variance"), (dict(num_downsamplings=0), "num_downsamplings"),
+     (dict(value_range="raw"), "value_range='raw'"),
+     (dict(reconstruction="bernoulli", value_range="centered"), "reconstruction='bernoulli'.*value_range='unit'")],
 )
 def test_rejects_bad_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
@@ -106,10 +108,11 @@ def test_rejects_bad_arguments(kwargs, match):
 
 @pytest.mark.parametrize("quantizer", ["vq", "ema"])
 def test_config_round_trip(quantizer):
-    model = _small(quantizer, dead_code_steps=5)
+    model = _small(quantizer, dead_code_steps=5, value_range="centered")
     clone = tfvae.VQVAE.from_config(model.get_config())
     assert clone.get_config() == model.get_config()
     assert type(clone.quantizer) is type(model.quantizer)
+    assert clone.value_bounds == (-0.5, 0.5)
 
 
 def test_keras_file_round_trip_in_a_fresh_process(tmp_path):

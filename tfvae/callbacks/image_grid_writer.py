@@ -56,12 +56,14 @@ class ImageGridWriter(keras.callbacks.Callback):
             return
         import tensorflow as tf
 
+        bounds = self.model.value_bounds
         for name, images in self._grids().items():
-            save_png(os.path.join(self.output_dir, f"{name}_epoch_{epoch + 1:03d}.png"), images, columns=8)
+            save_png(os.path.join(self.output_dir, f"{name}_epoch_{epoch + 1:03d}.png"), images, columns=8,
+                     value_range=bounds)
             if self.log_dir:
                 if self._writer is None:
                     self._writer = tf.summary.create_file_writer(self.log_dir)
                 with self._writer.as_default(step=epoch):
-                    tf.summary.image(name, image_grid(images, columns=8)[None], max_outputs=1)
+                    tf.summary.image(name, image_grid(images, columns=8, value_range=bounds)[None], max_outputs=1)
         if self._writer is not None:
             self._writer.flush()

@@ -47,4 +47,4 @@ class LatentTraversal(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         if (epoch + 1) % self.every_n_epochs == 0:
             save_png(os.path.join(self.output_dir, f"traversal_epoch_{epoch + 1:03d}.png"), self.traversal(),
-                     columns=self.steps)
+                     columns=self.steps, value_range=self.model.value_bounds)

@@ -14,7 +14,6 @@ measured by `benchmarks/bench_throughput.py`, and False whenever a strategy
 runs several replicas (XLA cannot reach variables on other devices).
 """
 
-import functools
 import warnings
 
 import keras
@@ -22,10 +21,11 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
-from tfvae._checks import check_replica_split, translate_input_errors
+from tfvae._checks import VALUE_RANGES, check_replica_split, translate_input_errors
+from tfvae._compat import ModelInternals, reducible_step_results
 
 
-class CheckedModel(keras.Model):
+class CheckedModel(ModelInternals):
     """`keras.Model` whose training and inference entry points report bad input as `ValueError`.
 
     Also shared by the models: `image_shape`, and the (de)serialisation of the
@@ -40,10 +40,6 @@ class CheckedModel(keras.Model):
     def _check_step_data(self, data, who):
         """The value checks of a step's data (a tuple as Keras passes it); returns checked tensors."""
         raise NotImplementedError
-
-    def _resolve_auto_jit_compile(self):
-        # Also what Keras uses for predict() on a model that was never compiled.
-        return bool(self.jit_compile_default) and self.distribute_strategy.num_replicas_in_sync == 1
 
     def _checked_dataset(self, dataset, who):
         def check(*batch):
@@ -97,6 +93,12 @@ class CheckedModel(keras.Model):
         return self._metric_results()
 
     @property
+    def value_bounds(self):
+        """`(low, high)` of the data the model takes and gives: (0, 1) for `value_range="unit"`,
+        (-0.5, 0.5) for "centered" (the keras.io convention)."""
+        return VALUE_RANGES[self.value_range]
+
+    @property
     def image_shape(self):
         """Shape of one image, e.g. `(28, 28, 1)`."""
         return self._image_shape
@@ -113,43 +115,52 @@ class CheckedModel(keras.Model):
 
     def _metric_results(self):
         """What train_step/test_step return: `{name: value}` of the `metrics` trackers."""
-        results = {m.name: m.result() for m in self.metrics}
-        strategy = tf.distribute.get_strategy()
-        if getattr(strategy.extended, "_in_multi_worker_mode", lambda: False)():
-            # Under several workers Keras 3 reduces step results with
-            # strategy.reduce(MEAN, value, axis=0), which rejects scalars
-            # (tensorflow/tensorflow#72388). A length-1 axis per replica reduces to
-            # the same scalar, the mean over replicas, as one worker gives.
-            results = {name: ops.reshape(value, (1,)) for name, value in results.items()}
-        return results
+        return reducible_step_results({m.name: m.result() for m in self.metrics})
 
-    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
-        # Under a strategy Keras first reduces one input batch across replicas to
-        # build missing state; with several workers that reduce fails on
-        # (images, labels) batches. Our models build their weights in __init__ and
-        # fit builds the optimizer up front, so when nothing is missing the batch
-        # would go unused: skip it.
-        nothing_to_build = (
-            all(layer.built for layer in self._flatten_layers())
-            and (self.optimizer is None or self.optimizer.built)
-            and getattr(self, "_compile_metrics", None) is None
-            and getattr(self, "_compile_loss", None) is None
-        )
-        if not nothing_to_build:
-            super()._maybe_symbolic_build(iterator=iterator, data_batch=data_batch)
+    # ------------------------------------------------------- the entry points
+    # Keras' own, run through `_entry` so that our input errors surface as
+    # ValueError (see the module docstring); arguments and results are Keras'.
+    def fit(self, *args, **kwargs):
+        """`keras.Model.fit`; input errors (shape, dtype, range, NaN) raise `ValueError`."""
+        return self._entry("fit", super().fit, args, kwargs)
 
-    def compile(self, optimizer="adam", *args, jit_compile="auto", **kwargs):
-        if jit_compile == "auto":
-            jit_compile = self._resolve_auto_jit_compile()
-        super().compile(optimizer, *args, jit_compile=jit_compile, **kwargs)
+    def evaluate(self, *args, **kwargs):
+        """`keras.Model.evaluate`; input errors raise `ValueError`."""
+        return self._entry("evaluate", super().evaluate, args, kwargs)
 
-    def compile_from_config(self, config):
-        # Keras skips compile() on load for models that override it unless they
-        # provide this; without it a reloaded model (a checkpoint) has no optimizer.
-        config = keras.saving.deserialize_keras_object(config)
-        self.compile(**config)
-        if self.built:
-            self.optimizer.build(self.trainable_variables)  # so the saved optimizer state can load into it
+    def predict(self, *args, **kwargs):
+        """`keras.Model.predict`; input errors raise `ValueError`."""
+        return self._entry("predict", super().predict, args, kwargs)
+
+    def train_on_batch(self, *args, **kwargs):
+        """`keras.Model.train_on_batch`; input errors raise `ValueError`."""
+        return self._entry("train_on_batch", super().train_on_batch, args, kwargs)
+
+    def test_on_batch(self, *args, **kwargs):
+        """`keras.Model.test_on_batch`; input errors raise `ValueError`."""
+        return self._entry("test_on_batch", super().test_on_batch, args, kwargs)
+
+    def predict_on_batch(self, *args, **kwargs):
+        """`keras.Model.predict_on_batch`; input errors raise `ValueError`."""
+        return self._entry("predict_on_batch", super().predict_on_batch, args, kwargs)
+
+    def _entry(self, name, base, args, kwargs):
+        _check_split_up_front(self, name, args, kwargs)
+        if getattr(self, "validate_inputs", False) and self.jit_compile:
+            args, kwargs = _prechecked(self, name, args, kwargs)
+        # Optimizer variables made inside a step that then fails would leave the
+        # compiled step unusable: make them up front.
+        if name in ("fit", "train_on_batch") and getattr(self, "optimizer", None) is not None:
+            if not self.optimizer.built:
+                with self.distribute_strategy.scope():  # the model's strategy, if it was built under one
+                    self.optimizer.build(self.trainable_variables)
+        try:
+            with translate_input_errors():
+                return base(*args, **kwargs)
+        except Exception:
+            # A step whose trace failed stays cached and broken; the next call must retrace.
+            self.train_function = self.test_function = self.predict_function = None
+            raise
 
 
 # Entry point -> (step it feeds, whether its second argument is y).
@@ -190,32 +201,3 @@ def _check_split_up_front(model, name, args, kwargs):
     if isinstance(x, (np.ndarray, tf.Tensor)):
         batch_size = kwargs.get("batch_size") or (args[2] if len(args) > 2 else None) or 32
         check_replica_split(int(x.shape[0]), int(batch_size), replicas, f"{type(model).__name__}.{name}")
-
-
-def _translated(name):
-    base = getattr(keras.Model, name)
-
-    @functools.wraps(base)
-    def method(self, *args, **kwargs):
-        _check_split_up_front(self, name, args, kwargs)
-        if getattr(self, "validate_inputs", False) and self.jit_compile:
-            args, kwargs = _prechecked(self, name, args, kwargs)
-        # Optimizer variables made inside a step that then fails would leave the
-        # compiled step unusable: make them up front.
-        if name in ("fit", "train_on_batch") and getattr(self, "optimizer", None) is not None:
-            if not self.optimizer.built:
-                with self.distribute_strategy.scope():  # the model's strategy, if it was built under one
-                    self.optimizer.build(self.trainable_variables)
-        try:
-            with translate_input_errors():
-                return base(self, *args, **kwargs)
-        except Exception:
-            # A step whose trace failed stays cached and broken; the next call must retrace.
-            self.train_function = self.test_function = self.predict_function = None
-            raise
-
-    return method
-
-
-for _name in ("fit", "evaluate", "predict", "train_on_batch", "test_on_batch", "predict_on_batch"):
-    setattr(CheckedModel, _name, _translated(_name))

@@ -288,11 +288,15 @@ class PixelCNNPrior(CheckedModel):
         if not isinstance(jit_compile, bool):
             raise ValueError(f"`jit_compile` must be True, False or 'auto'; received jit_compile={jit_compile!r}.")
         # Two attributes, not a dict: Keras would track a dict of functions as model state.
-        attribute = "_sample_fn_xla" if jit_compile else "_sample_fn"
-        if getattr(self, attribute) is None:
-            setattr(self, attribute, tf.function(self._sample_loop, jit_compile=jit_compile,
-                                                 reduce_retracing=not jit_compile))
-        return getattr(self, attribute)(self._noise(n, seed), tf.constant(temperature, tf.float32), labels)
+        if jit_compile:
+            if self._sample_fn_xla is None:
+                self._sample_fn_xla = tf.function(self._sample_loop, jit_compile=True)
+            sampler = self._sample_fn_xla
+        else:
+            if self._sample_fn is None:
+                self._sample_fn = tf.function(self._sample_loop, jit_compile=False, reduce_retracing=True)
+            sampler = self._sample_fn
+        return sampler(self._noise(n, seed), tf.constant(temperature, tf.float32), labels)
 
     def _noise(self, n, seed):
         # Philox explicitly: the default algorithm differs between XLA and TF kernels,

@@ -9,9 +9,9 @@ import tensorflow as tf
 from keras import ops
 
 from tfvae import losses
-from tfvae._checks import check_image_batch, check_num_classes, check_replica_batch
+from tfvae._checks import check_image_batch, check_num_classes, check_replica_batch, check_value_range
 from tfvae.layers.gaussian_sampler import GaussianSampler
-from tfvae.models import networks
+from tfvae.models import _signatures, networks
 from tfvae.models._checked_model import CheckedModel
 
 LIKELIHOODS = ("bernoulli", "gaussian", "discretized_gaussian")
@@ -138,6 +138,7 @@ class VAE(CheckedModel):
         validate_inputs=True,
         seed=None,
         min_scale=1e-3,
+        value_range="unit",
         **kwargs,
     ):
         kwargs.setdefault("name", "vae")
@@ -172,6 +173,7 @@ class VAE(CheckedModel):
                 )
             if valid_num:
                 observation_scale = float(observation_scale)
+        check_value_range(value_range, None if likelihood == "gaussian" else f"likelihood={likelihood!r}")
         if not isinstance(beta, numbers.Real) or not beta >= 0:
             raise ValueError(f"`beta` must be a number >= 0; received beta={beta!r}.")
         if not isinstance(kl_warmup_steps, numbers.Integral) or kl_warmup_steps < 0:
@@ -181,6 +183,7 @@ class VAE(CheckedModel):
         self.likelihood = likelihood
         self.observation_scale = observation_scale
         self.min_scale = float(min_scale)
+        self.value_range = value_range
         self.beta = float(beta)
         self.kl_warmup_steps = int(kl_warmup_steps)
         self.validate_inputs = bool(validate_inputs)
@@ -495,6 +498,50 @@ class VAE(CheckedModel):
         log_px_z = tf.reshape(self._log_px(x_rep, self._params(flat_z, l_rep)), [num, batch])
         return log_px_z + losses.standard_normal_log_prob(z) - losses.diagonal_gaussian_log_prob(z, mean, log_var)
 
+    # ---------------------------------------------------------------- serving
+    def serving_functions(self):
+        """The model's serving signatures: `{name: tf.function}` with named, typed, batch-dynamic inputs.
+
+        `serving_default` (images -> reconstruction), `encode` (images -> mean,
+        log_var), `decode` (latent -> images), `sample` (one int64 seed per image
+        -> images) and `sample_from_noise` (N(0, 1) noise -> images); each takes
+        an extra int32 `label` input for a conditional model. These are what
+        `tfvae.export` writes into SavedModels and TFLite files; calling them runs
+        the model itself. Inputs are not range-checked (graphs for serving).
+        """
+        label = [_signatures.spec((None,), tf.int32, "label")] if self._label_spec() is not None else []
+        images = [_signatures.spec((None, *self.image_shape), tf.float32, "images"), *label]
+
+        def decode_mean(z, labels):
+            return self._mean_of(self._params(z, labels))
+
+        def reconstruct(images, *labels):
+            labels = labels[0] if labels else None
+            return {"reconstruction": decode_mean(self._posterior(images, labels)[0], labels)}
+
+        def encode(images, *labels):
+            mean, log_var = self._posterior(images, labels[0] if labels else None)
+            return {"mean": mean, "log_var": log_var}
+
+        def decode(latent, *labels):
+            return {"images": decode_mean(latent, labels[0] if labels else None)}
+
+        def sample(seed, *labels):
+            return decode(_signatures.per_seed(seed, [self.latent_dim], "normal"), *labels)
+
+        def sample_from_noise(noise, *labels):
+            return decode(noise, *labels)
+
+        return {
+            "serving_default": _signatures.signature(reconstruct, images),
+            "encode": _signatures.signature(encode, images),
+            "decode": _signatures.signature(decode, [_signatures.spec((None, self.latent_dim), tf.float32, "latent"),
+                                                     *label]),
+            "sample": _signatures.signature(sample, [_signatures.spec((None,), tf.int64, "seed"), *label]),
+            "sample_from_noise": _signatures.signature(
+                sample_from_noise, [_signatures.spec((None, self.latent_dim), tf.float32, "noise"), *label]),
+        }
+
     # ---------------------------------------------------------- serialisation
     def get_config(self):
         config = super().get_config()
@@ -503,6 +550,7 @@ class VAE(CheckedModel):
             likelihood=self.likelihood,
             observation_scale=self.observation_scale,
             min_scale=self.min_scale,
+            value_range=self.value_range,
             beta=self.beta,
             kl_warmup_steps=self.kl_warmup_steps,
             validate_inputs=self.validate_inputs,

@@ -8,10 +8,11 @@ import tensorflow as tf
 from keras import ops
 
 from tfvae import losses
-from tfvae._checks import check_binary, check_codes, check_image_batch, check_levels, check_replica_batch
+from tfvae._checks import (check_binary, check_codes, check_image_batch, check_levels, check_replica_batch,
+                           check_value_range)
 from tfvae.layers.vector_quantizer import VectorQuantizer, VectorQuantizerEMA
 from tfvae.metrics import CodebookPerplexity, CodebookUsage
-from tfvae.models import networks
+from tfvae.models import _signatures, networks
 from tfvae.models._checked_model import CheckedModel
 from tfvae.models.vae import _static_input_shape
 
@@ -80,7 +81,7 @@ class VQVAE(CheckedModel):
     jit_compile_default = False
 
     def __init__(self, encoder, decoder, quantizer, reconstruction="mse", data_variance=1.0,
-                 validate_inputs=True, **kwargs):
+                 validate_inputs=True, value_range="unit", **kwargs):
         kwargs.setdefault("name", "vqvae")
         super().__init__(**kwargs)
         for arg, net in (("encoder", encoder), ("decoder", decoder)):
@@ -94,6 +95,7 @@ class VQVAE(CheckedModel):
             raise ValueError(
                 f"`reconstruction` must be one of {RECONSTRUCTIONS}; received reconstruction={reconstruction!r}."
             )
+        check_value_range(value_range, "reconstruction='bernoulli'" if reconstruction == "bernoulli" else None)
         if (isinstance(data_variance, bool) or not isinstance(data_variance, numbers.Real)
                 or not np.isfinite(data_variance) or data_variance <= 0):
             raise ValueError(f"`data_variance` must be a number > 0; received data_variance={data_variance!r}.")
@@ -102,6 +104,7 @@ class VQVAE(CheckedModel):
         self.quantizer = quantizer
         self.reconstruction = reconstruction
         self.data_variance = float(data_variance)
+        self.value_range = value_range
         self.validate_inputs = bool(validate_inputs)
         self.loss_tracker = keras.metrics.Mean(name="loss")
         self.reconstruction_tracker = keras.metrics.Mean(name="reconstruction")
@@ -310,6 +313,64 @@ class VQVAE(CheckedModel):
         x = self._check_images(x, f"{type(self).__name__}.reconstruct")
         return self(x, training=False)
 
+    # ---------------------------------------------------------------- serving
+    def serving_functions(self, prior=None, sample_temperature=1.0):
+        """The model's serving signatures: `{name: tf.function}` with named, typed, batch-dynamic inputs.
+
+        `serving_default` (images -> reconstruction), `encode` (images -> codes)
+        and `decode` (codes -> images); with a `PixelCNNPrior` of this model's
+        codes also `sample` (one int64 seed per image -> images, codes) and
+        `sample_from_noise` (U(0, 1) noise, one value per code position ->
+        images, codes), each with an int32 `label` input when the prior is
+        conditional. These are what `tfvae.export` writes into SavedModels and
+        TFLite files; calling them runs the models themselves.
+
+        Args:
+            prior: `PixelCNNPrior` or None.
+            sample_temperature: float > 0. The prior's temperature in `sample`.
+        """
+        from tfvae.generative import check_compatible
+        from tfvae.models.pixelcnn_prior import PixelCNNPrior
+
+        images = [_signatures.spec((None, *self.image_shape), tf.float32, "images")]
+
+        def reconstruct(images):
+            return {"reconstruction": self(images, training=False)}
+
+        def encode(images):
+            return {"codes": self.quantizer.get_code_indices(self.encoder(images, training=False))}
+
+        def decode(codes):
+            return {"images": self._output(self.decoder(self.quantizer.lookup(codes), training=False))}
+
+        functions = {
+            "serving_default": _signatures.signature(reconstruct, images),
+            "encode": _signatures.signature(encode, images),
+            "decode": _signatures.signature(decode, [_signatures.spec((None, *self.grid_shape), tf.int32, "codes")]),
+        }
+        if prior is None:
+            return functions
+        if not isinstance(prior, PixelCNNPrior):
+            raise ValueError(f"`prior` must be a PixelCNNPrior or None; received {type(prior).__name__}.")
+        if not (isinstance(sample_temperature, numbers.Real) and sample_temperature > 0):
+            raise ValueError(f"`sample_temperature` must be > 0; received sample_temperature={sample_temperature!r}.")
+        check_compatible(self, prior)
+        temperature = float(sample_temperature)
+        positions = int(np.prod(prior.grid_shape))
+        label = [_signatures.spec((None,), tf.int32, "label")] if prior.num_classes else []
+
+        def sample_from_noise(noise, *labels):
+            codes = prior.sample_from_noise(noise, temperature, labels[0] if labels else None)
+            return {"images": decode(codes)["images"], "codes": codes}
+
+        def sample(seed, *labels):
+            return sample_from_noise(_signatures.per_seed(seed, [positions], "uniform"), *labels)
+
+        functions["sample"] = _signatures.signature(sample, [_signatures.spec((None,), tf.int64, "seed"), *label])
+        functions["sample_from_noise"] = _signatures.signature(
+            sample_from_noise, [_signatures.spec((None, positions), tf.float32, "noise"), *label])
+        return functions
+
     # ---------------------------------------------------------- serialisation
     def get_config(self):
         config = super().get_config()
@@ -317,6 +378,7 @@ class VQVAE(CheckedModel):
             self._nested_config(),
             reconstruction=self.reconstruction,
             data_variance=self.data_variance,
+            value_range=self.value_range,
             validate_inputs=self.validate_inputs,
         )
         return config

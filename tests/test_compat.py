@@ -1,0 +1,103 @@
+"""tfvae/_compat.py: the Keras and TensorFlow behaviours its workarounds rely on are still there.
+
+Each test here fails when Keras or TensorFlow changes what a workaround in
+`tfvae/_compat.py` depends on (a private name renamed, a hook no longer
+called, an upstream bug fixed): then the workaround must be revisited and
+`TESTED_KERAS` extended, rather than left to stop working in silence.
+"""
+
+import inspect
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+import tfvae
+from tfvae import _compat
+
+
+def test_keras_is_a_tested_version():
+    assert _compat.KERAS_VERSION in _compat.TESTED_KERAS, (
+        f"Keras {keras.__version__} is not among the tested {_compat.TESTED_KERAS}: check each workaround in "
+        "tfvae/_compat.py against it, then add it."
+    )
+
+
+class Recording(keras.Model):
+    """A plain keras.Model (no tfvae) that records calls of the private hooks tfvae overrides."""
+
+    def __init__(self):
+        super().__init__()
+        self.dense = keras.layers.Dense(1)
+        self.calls = []
+
+    def call(self, x):
+        return self.dense(x)
+
+    def _resolve_auto_jit_compile(self):
+        self.calls.append(("_resolve_auto_jit_compile", {}))
+        return super()._resolve_auto_jit_compile()
+
+    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+        self.calls.append(("_maybe_symbolic_build", {"iterator": iterator, "data_batch": data_batch}))
+        return super()._maybe_symbolic_build(iterator=iterator, data_batch=data_batch)
+
+
+def _calls(model, hook):
+    return [kwargs for name, kwargs in model.calls if name == hook]
+
+
+def test_keras_resolves_auto_jit_compile_through_the_hook():
+    model = Recording()
+    model.jit_compile  # a model never compiled (predict() reads this)
+    assert len(_calls(model, "_resolve_auto_jit_compile")) == 1
+    model.compile("sgd", "mse", jit_compile="auto")
+    assert len(_calls(model, "_resolve_auto_jit_compile")) == 2
+
+
+def test_tfvae_models_answer_auto_jit_compile_with_their_measured_default():
+    for model in (tfvae.VAE.mlp((4, 4, 1), latent_dim=2, hidden_units=(8,)),
+                  tfvae.PixelCNNPrior((3, 3), 4, filters=8, num_layers=1)):
+        assert model.jit_compile is bool(type(model).jit_compile_default)  # never compiled
+        model.compile("adam")
+        assert model.jit_compile is bool(type(model).jit_compile_default)
+
+
+def test_keras_fit_calls_the_symbolic_build_hook():
+    assert list(inspect.signature(keras.Model._maybe_symbolic_build).parameters) == [
+        "self", "iterator", "data_batch"]
+    model = Recording()
+    model.compile("sgd", "mse")
+    x = np.zeros((4, 3), np.float32)
+    model.fit(x, x[:, :1], epochs=1, verbose=0)
+    calls = _calls(model, "_maybe_symbolic_build")
+    assert calls and calls[0]["iterator"] is not None
+
+
+def test_the_multi_worker_probe_exists_and_is_false_on_one_worker():
+    strategy = tf.distribute.MirroredStrategy(["/cpu:0"])
+    assert callable(getattr(strategy.extended, "_in_multi_worker_mode"))
+    assert _compat.in_multi_worker_mode(strategy) is False
+    assert _compat.in_multi_worker_mode(tf.distribute.get_strategy()) is False
+
+
+def test_strategy_reduce_on_axis_0_still_rejects_scalars():
+    """tensorflow/tensorflow#72388: once this passes, `reducible_step_results` can go."""
+    strategy = tf.distribute.MirroredStrategy(["/cpu:0"])
+    try:
+        strategy.reduce("MEAN", tf.constant(1.0), axis=0)
+    except ValueError as e:
+        assert "0 dimensions" in str(e)
+    else:
+        raise AssertionError("strategy.reduce now accepts scalars on axis 0: drop reducible_step_results")
+    # What the workaround gives instead reduces to the scalar itself.
+    reshaped = _compat.reducible_step_results({"loss": tf.constant(2.5)})
+    assert float(tf.reshape(reshaped["loss"], [])) == 2.5
+
+
+def test_keras_reduces_step_results_on_axis_0_under_several_workers():
+    from keras.src.backend.tensorflow import trainer
+
+    source = inspect.getsource(trainer)
+    assert 'strategy.reduce("MEAN", v, axis=0)' in source
+    assert "_in_multi_worker_mode()" in source

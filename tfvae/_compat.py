@@ -1,0 +1,75 @@
+"""The one place where tfvae touches Keras or TensorFlow internals.
+
+Each workaround below relies on something private, so each is gated on the
+Keras minor versions it was tested with (`TESTED_KERAS`), and
+`tests/test_compat.py` checks, for each, that Keras still behaves in the way
+it works around: a Keras upgrade that renames or fixes one of them fails
+those tests instead of silently turning a workaround off. On an untested
+Keras the workarounds still apply where the private names exist, with one
+warning at import.
+
+1. `ModelInternals._resolve_auto_jit_compile`: Keras resolves
+   `jit_compile="auto"` through this private method, also for `predict()` on a
+   model that was never compiled; tfvae's models answer with their measured
+   default (`jit_compile_default`).
+2. `ModelInternals._maybe_symbolic_build`: under a strategy Keras reduces one
+   input batch across replicas to build missing state before training; with
+   several workers that reduce fails on `(images, labels)` batches. tfvae's
+   models build their weights in `__init__`, so the build is skipped when
+   nothing is missing.
+3. `reducible_step_results`: under several workers Keras 3 reduces step
+   results with `strategy.reduce(MEAN, value, axis=0)`, which rejects scalars
+   (tensorflow/tensorflow#72388); `strategy.extended._in_multi_worker_mode`
+   is the only way to tell several workers from several local devices.
+"""
+
+import warnings
+
+import keras
+import tensorflow as tf
+from keras import ops
+
+TESTED_KERAS = ((3, 15),)
+KERAS_VERSION = tuple(int(part) for part in keras.__version__.split(".")[:2])
+
+if KERAS_VERSION not in TESTED_KERAS:
+    warnings.warn(
+        f"tfvae was tested with Keras {', '.join('%d.%d' % v for v in TESTED_KERAS)}; found Keras "
+        f"{keras.__version__}. Multi-worker training and jit_compile='auto' rely on Keras internals "
+        "(tfvae/_compat.py) that may have changed.",
+        stacklevel=2,
+    )
+
+
+def in_multi_worker_mode(strategy):
+    """Whether `strategy` spans several workers (not just several local devices)."""
+    probe = getattr(strategy.extended, "_in_multi_worker_mode", None)
+    return bool(probe()) if probe is not None else False
+
+
+def reducible_step_results(results):
+    """Step results `{name: scalar}` in a form Keras can reduce under the current strategy.
+
+    A length-1 axis reduces to the same scalar, the mean over replicas, as one
+    worker gives.
+    """
+    if in_multi_worker_mode(tf.distribute.get_strategy()):
+        return {name: ops.reshape(value, (1,)) for name, value in results.items()}
+    return results
+
+
+class ModelInternals(keras.Model):
+    """The private `keras.Model` hooks tfvae's models override (see the module docstring)."""
+
+    def _resolve_auto_jit_compile(self):
+        return bool(getattr(self, "jit_compile_default", False)) and self.distribute_strategy.num_replicas_in_sync == 1
+
+    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+        nothing_to_build = (
+            all(layer.built for layer in self._flatten_layers())
+            and (self.optimizer is None or self.optimizer.built)
+            and getattr(self, "_compile_metrics", None) is None
+            and getattr(self, "_compile_loss", None) is None
+        )
+        if not nothing_to_build:
+            super()._maybe_symbolic_build(iterator=iterator, data_batch=data_batch)
