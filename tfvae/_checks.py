@@ -138,17 +138,26 @@ def check_levels(x, num_bins, who):
         )
 
 
+def check_positive_number(value, name):
+    """Validates a float argument that must be finite and > 0 (bools refused); returns it as a float."""
+    import numbers
+
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(value) or value <= 0:
+        raise ValueError(f"`{name}` must be a number > 0; received {name}={value!r}.")
+    return float(value)
+
+
 # The value ranges tfvae's data and models know, and their bounds.
 VALUE_RANGES = {"unit": (0.0, 1.0), "centered": (-0.5, 0.5)}
 
 
-def check_value_range(value_range, likelihood=None):
-    """Validates a model's `value_range` argument; `likelihood` names one that needs "unit" data, if any."""
+def check_value_range(value_range, unit_only=None):
+    """Validates a model's `value_range` argument; `unit_only` names the setting that needs "unit" data, if any."""
     if value_range not in VALUE_RANGES:
         raise ValueError(f"`value_range` must be one of {tuple(VALUE_RANGES)}; received value_range={value_range!r}.")
-    if likelihood is not None and value_range != "unit":
+    if unit_only is not None and value_range != "unit":
         raise ValueError(
-            f"`value_range={value_range!r}` does not go with {likelihood}: it scores values in [0, 1] "
+            f"`value_range={value_range!r}` does not go with {unit_only}: it scores values in [0, 1] "
             "(value_range='unit')."
         )
     return value_range

@@ -36,6 +36,8 @@ class CheckedModel(ModelInternals):
     _nested = ()
     # What jit_compile="auto" means on one device; set per model from benchmarks/RESULTS.md.
     jit_compile_default = False
+    # "unit" or "centered" for models of images (set from their argument); None for models of codes.
+    value_range = None
 
     def _check_step_data(self, data, who):
         """The value checks of a step's data (a tuple as Keras passes it); returns checked tensors."""
@@ -94,9 +96,9 @@ class CheckedModel(ModelInternals):
 
     @property
     def value_bounds(self):
-        """`(low, high)` of the data the model takes and gives: (0, 1) for `value_range="unit"`,
-        (-0.5, 0.5) for "centered" (the keras.io convention)."""
-        return VALUE_RANGES[self.value_range]
+        """`(low, high)` of the images the model takes and gives: (0, 1) for `value_range="unit"`,
+        (-0.5, 0.5) for "centered" (the keras.io convention); None for a model of codes (the prior)."""
+        return None if self.value_range is None else VALUE_RANGES[self.value_range]
 
     @property
     def image_shape(self):

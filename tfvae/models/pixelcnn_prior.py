@@ -9,7 +9,7 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 from keras import layers, ops
 
-from tfvae._checks import check_codes, check_labels, check_num_classes, check_replica_batch
+from tfvae._checks import check_codes, check_labels, check_num_classes, check_positive_number, check_replica_batch
 from tfvae.layers.gated_pixelcnn_block import GatedPixelCNNBlock
 from tfvae.models._checked_model import CheckedModel
 
@@ -248,8 +248,7 @@ class PixelCNNPrior(CheckedModel):
     def _sample_args(self, n, seed, temperature, labels, who):
         if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
             raise ValueError(f"`n` must be a positive int; received n={n!r}.")
-        if not isinstance(temperature, numbers.Real) or not np.isfinite(temperature) or temperature <= 0:
-            raise ValueError(f"`temperature` must be a number > 0; received temperature={temperature!r}.")
+        temperature = check_positive_number(temperature, "temperature")
         if seed is None:
             seed = int(np.random.randint(0, 2**31 - 1))
         elif isinstance(seed, bool) or not isinstance(seed, numbers.Integral):

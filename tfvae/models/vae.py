@@ -9,7 +9,8 @@ import tensorflow as tf
 from keras import ops
 
 from tfvae import losses
-from tfvae._checks import check_image_batch, check_num_classes, check_replica_batch, check_value_range
+from tfvae._checks import (check_image_batch, check_num_classes, check_positive_number, check_replica_batch,
+                           check_value_range)
 from tfvae.layers.gaussian_sampler import GaussianSampler
 from tfvae.models import _signatures, networks
 from tfvae.models._checked_model import CheckedModel
@@ -153,9 +154,7 @@ class VAE(CheckedModel):
                 "`observation_scale` applies to the Gaussian likelihood only; received "
                 f"observation_scale={observation_scale!r} with likelihood='bernoulli'."
             )
-        if (isinstance(min_scale, bool) or not isinstance(min_scale, numbers.Real) or not math.isfinite(min_scale)
-                or min_scale <= 0):
-            raise ValueError(f"`min_scale` must be a number > 0; received min_scale={min_scale!r}.")
+        min_scale = check_positive_number(min_scale, "min_scale")
         if likelihood != "bernoulli":
             if observation_scale is None:
                 observation_scale = "learned"
@@ -182,7 +181,7 @@ class VAE(CheckedModel):
         self.decoder = decoder
         self.likelihood = likelihood
         self.observation_scale = observation_scale
-        self.min_scale = float(min_scale)
+        self.min_scale = min_scale
         self.value_range = value_range
         self.beta = float(beta)
         self.kl_warmup_steps = int(kl_warmup_steps)

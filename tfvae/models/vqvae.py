@@ -8,8 +8,8 @@ import tensorflow as tf
 from keras import ops
 
 from tfvae import losses
-from tfvae._checks import (check_binary, check_codes, check_image_batch, check_levels, check_replica_batch,
-                           check_value_range)
+from tfvae._checks import (check_binary, check_codes, check_image_batch, check_levels, check_positive_number,
+                           check_replica_batch, check_value_range)
 from tfvae.layers.vector_quantizer import VectorQuantizer, VectorQuantizerEMA
 from tfvae.metrics import CodebookPerplexity, CodebookUsage
 from tfvae.models import _signatures, networks
@@ -96,14 +96,12 @@ class VQVAE(CheckedModel):
                 f"`reconstruction` must be one of {RECONSTRUCTIONS}; received reconstruction={reconstruction!r}."
             )
         check_value_range(value_range, "reconstruction='bernoulli'" if reconstruction == "bernoulli" else None)
-        if (isinstance(data_variance, bool) or not isinstance(data_variance, numbers.Real)
-                or not np.isfinite(data_variance) or data_variance <= 0):
-            raise ValueError(f"`data_variance` must be a number > 0; received data_variance={data_variance!r}.")
+        data_variance = check_positive_number(data_variance, "data_variance")
         self.encoder = encoder
         self.decoder = decoder
         self.quantizer = quantizer
         self.reconstruction = reconstruction
-        self.data_variance = float(data_variance)
+        self.data_variance = data_variance
         self.value_range = value_range
         self.validate_inputs = bool(validate_inputs)
         self.loss_tracker = keras.metrics.Mean(name="loss")
@@ -352,10 +350,8 @@ class VQVAE(CheckedModel):
             return functions
         if not isinstance(prior, PixelCNNPrior):
             raise ValueError(f"`prior` must be a PixelCNNPrior or None; received {type(prior).__name__}.")
-        if not (isinstance(sample_temperature, numbers.Real) and sample_temperature > 0):
-            raise ValueError(f"`sample_temperature` must be > 0; received sample_temperature={sample_temperature!r}.")
+        temperature = check_positive_number(sample_temperature, "sample_temperature")
         check_compatible(self, prior)
-        temperature = float(sample_temperature)
         positions = int(np.prod(prior.grid_shape))
         label = [_signatures.spec((None,), tf.int32, "label")] if prior.num_classes else []
 
