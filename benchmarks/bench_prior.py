@@ -52,17 +52,19 @@ def main(argv=None):
     import numpy as np
     import tensorflow as tf
 
-    from tfvae import generative
-    from tfvae.training import train_prior, train_vqvae
+    from tfvae import data, reporting, training
 
-    out = os.path.join("/tmp", "tfvae_bench_prior")
-    vqvae, vq_results = train_vqvae(epochs=args.vqvae_epochs, output_dir=out, seed=args.seed, verbose=0)
-    from tfvae import data
-
-    train_codes = generative.encode_dataset(vqvae, data.load("mnist", "train", 512, shuffle=False, cache=False))
-    test_codes = generative.encode_dataset(vqvae, data.load("mnist", "test", 512, shuffle=False, cache=False))
-    prior, results = train_prior(vqvae, train_codes, test_codes, filters=args.prior_filters,
-                                 num_layers=args.prior_layers, epochs=args.prior_epochs, seed=args.seed, verbose=0)
+    # The main job's VQ-VAE (examples/train_vqvae.py), trained quietly.
+    config = training.FitConfig(epochs=args.vqvae_epochs, seed=args.seed, verbose=0)
+    test_images = tf.data.Dataset.from_tensor_slices(data.load_arrays("mnist", "test")).batch(500)
+    vq = training.train_vqvae("mnist", dict(hidden_filters=64, num_residual_blocks=1), config, test_images)
+    vqvae, vq_results = vq.model, reporting.vqvae_figures(vq, test_images)
+    (train_codes, _), (test_codes, _) = training.encode_splits(vqvae, "mnist")
+    test_ds = tf.data.Dataset.from_tensor_slices(test_codes).batch(128)
+    trained = training.train_prior(vqvae, train_codes, dict(filters=args.prior_filters, num_layers=args.prior_layers),
+                                   training.FitConfig(epochs=args.prior_epochs, seed=args.seed, verbose=0),
+                                   validation_data=test_ds)
+    prior, results = trained.model, reporting.prior_figures(trained, test_ds)
     print(f"bench_prior: MNIST, VQ-VAE {args.vqvae_epochs} epochs (test nMSE {vq_results['test_reconstruction']:.4f}), "
           f"prior {args.prior_layers} gated blocks x {args.prior_filters} filters, {args.prior_epochs} epochs, "
           f"{prior.count_params():,} parameters, {os.cpu_count()} CPUs")

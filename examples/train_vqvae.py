@@ -20,7 +20,8 @@ import sys
 
 from tfvae import cli
 
-DEFAULTS = ["--output-dir", "saved_models/vqvae"]
+# The main job's networks, smaller than VQVAE.conv's and PixelCNNPrior's defaults so that it runs in minutes.
+DEFAULTS = ["--output-dir", "saved_models/vqvae", "--hidden-filters", "64", "--residual-blocks", "1", "--prior-layers", "6"]
 
 
 def main(argv=None):

@@ -66,7 +66,7 @@ def test_evaluate_sample_and_export_a_trained_vae(vae_run, tmp_path):
     out, _ = vae_run
     figures = json.loads(ok(tfvae("evaluate", out / "model.keras", "--dataset", "binarized_mnist",
                                   "--examples", "50", "--iw-samples", "10", "--json")))
-    assert figures["examples"] == 50 and figures["nll"] <= figures["nelbo"] + 5 and figures["bits_per_dim"] > 0
+    assert figures["examples"] == 50 and figures["nll"] <= figures["loss"] + 5 and figures["bits_per_dim"] > 0
     ok(tfvae("sample", out / "model.keras", "-n", "12", "--columns", "4", "--out", tmp_path / "s.png"))
     assert png_shape(tmp_path / "s.png") == (3 * 29 + 1, 4 * 29 + 1, 1)
     ok(tfvae("export", out / "model.keras", "--saved-model", tmp_path / "serving", "--tflite", tmp_path / "d.tflite",
@@ -128,21 +128,36 @@ sys.exit(cli.main(sys.argv[2:]))
 """
 
 
-def test_killed_mid_epoch_and_resumed_reaches_the_same_weights(tmp_path):
+# A run whose test loss stalls (--min-delta 5 nats) so that ReduceLROnPlateau halves the
+# learning rate after epochs 7, 8 and 9 and EarlyStopping ends it after epoch 9 of 10
+# (seen in the straight run below). 300 examples / batch 100: 3 steps per epoch.
+STALLING = ["train", "vae", "--epochs", "10", "--train-examples", "300", "--hidden-units", "16", "--latent-dim", "2",
+            "--iw-samples", "0", "--no-export", "--deterministic", "--seed", "7", "--learning-rate", "0.1",
+            "--early-stopping", "3", "--reduce-lr", "1", "--min-delta", "5"]
+
+
+def test_killed_mid_epoch_and_resumed_reaches_the_same_weights_early_stop_and_lr_reductions(tmp_path):
     real_data(data.load, "binarized_mnist", "test", 10)
-    args = ["train", "vae", "--epochs", "3", "--train-examples", "1000", "--hidden-units", "16", "--latent-dim", "2",
-            "--iw-samples", "0", "--no-export", "--deterministic", "--seed", "7"]
-    ok(tfvae(*args, "--output-dir", tmp_path / "straight"))
-    # 1000 examples / batch 100 = 10 steps per epoch: step 15 is the middle of epoch 2.
-    killed = subprocess.run([sys.executable, "-c", KILLER, "15", *args, "--output-dir", str(tmp_path / "resumed")],
+    straight = ok(tfvae(*STALLING, "--output-dir", tmp_path / "straight"))
+    assert "Epoch 9: early stopping" in straight and "epoch 10/10" not in straight
+    assert straight.count("ReduceLROnPlateau reducing learning rate") >= 2
+    state = json.loads((tmp_path / "straight" / "checkpoints" / "epoch-0008" / "state.json").read_text())
+    assert state["stop_training"] and [c["class"] for c in state["callbacks"]] == ["EarlyStopping", "ReduceLROnPlateau"]
+
+    # Killed in epoch 8 (step 23 of 3 per epoch), after the first reductions; resumed from epoch 7's checkpoint.
+    killed = subprocess.run([sys.executable, "-c", KILLER, "23", *STALLING, "--output-dir", str(tmp_path / "resumed")],
                             capture_output=True, text=True, timeout=600, cwd=ROOT)
     assert killed.returncode == -9, killed.stderr[-2000:]
-    assert (tmp_path / "resumed" / "checkpoints" / "latest").read_text().strip() == "epoch-0000"
-    assert not (tmp_path / "resumed" / "model.keras").exists()
-    stdout = ok(tfvae(*args, "--resume", "--output-dir", tmp_path / "resumed"))
-    assert "Resuming from" in stdout and "epoch 2 of 3" in stdout
+    assert (tmp_path / "resumed" / "checkpoints" / "latest").read_text().strip() == "epoch-0006"
+    resumed = ok(tfvae(*STALLING, "--resume", "--output-dir", tmp_path / "resumed"))
+    # Without the callbacks' saved state the resumed run would start their counters afresh,
+    # not lower the rate after epoch 8 and not stop after epoch 9.
+    assert "epoch 8 of 10" in resumed and "Epoch 9: early stopping" in resumed and "epoch 10/10" not in resumed
     for a, b in zip(_weights(tmp_path / "straight" / "model.keras"), _weights(tmp_path / "resumed" / "model.keras")):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    # A stopped run stays stopped when resumed again.
+    again = ok(tfvae(*STALLING, "--resume", "--output-dir", tmp_path / "resumed"))
+    assert "stopped after epoch 9 by a callback" in again and "epoch 10/10" not in again
 
 
 CHECKPOINT_KILLER = """
@@ -255,7 +270,7 @@ def test_evaluate_gives_no_bits_per_dim_where_the_likelihood_is_no_probability(v
     assert '"bits_per_dim"' in capsys.readouterr().out
     assert cli.main([*args, "--dataset", "mnist"]) == 0  # grey levels: the -ELBO is no probability of them
     captured = capsys.readouterr()
-    assert '"bits_per_dim"' not in captured.out and '"nelbo"' in captured.out
+    assert '"bits_per_dim"' not in captured.out and '"loss"' in captured.out
     assert "no bits/dim" in captured.err and "binary images" in captured.err
 
 
@@ -310,3 +325,27 @@ def test_python_module_entry_point_matches(tmp_path):
     assert proc.returncode == 0 and "train" in proc.stdout
 
 
+
+
+def test_model_flags_not_given_leave_the_constructors_defaults():
+    import inspect
+
+    from tfvae import VAE, VQVAE, PixelCNNPrior, cli
+
+    parser = cli._parser()
+    vq = parser.parse_args(["train", "vqvae", "--output-dir", "x"])
+    assert cli._model_args(vq, "vq_") == {} and cli._model_args(vq, "pixelcnn_") == {}
+    vae = parser.parse_args(["train", "cvae", "--output-dir", "x"])
+    assert cli._model_args(vae, "vae_") == {"latent_dim": 20}  # VAE.mlp has no default latent size
+    assert vae.iw_samples is None  # VAE.log_likelihood's k
+    # Each model flag names a constructor argument, so a flag given reaches the model under its own name.
+    given = parser.parse_args(["train", "vqvae", "--output-dir", "x", "--hidden-filters", "8", "--downsamplings", "1",
+                               "--prior-layers", "3", "--quantizer", "ema"])
+    assert cli._model_args(given, "vq_") == {"hidden_filters": 8, "num_downsamplings": 1, "quantizer": "ema"}
+    assert cli._model_args(given, "pixelcnn_") == {"num_layers": 3}
+    everything = {**vars(parser.parse_args(["train", "vqvae", "--output-dir", "x"]))}
+    names = {k[3:] for k in everything if k.startswith("vq_")} | {k[9:] for k in everything if k.startswith("pixelcnn_")}
+    accepted = set(inspect.signature(VQVAE.conv).parameters) | set(inspect.signature(PixelCNNPrior).parameters)
+    assert names <= accepted, names - accepted
+    vae_names = {k[4:] for k in vars(vae) if k.startswith("vae_")}
+    assert vae_names <= set(inspect.signature(VAE.mlp).parameters) | set(inspect.signature(VAE).parameters)

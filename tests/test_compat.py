@@ -101,3 +101,30 @@ def test_keras_reduces_step_results_on_axis_0_under_several_workers():
     source = inspect.getsource(trainer)
     assert 'strategy.reduce("MEAN", v, axis=0)' in source
     assert "_in_multi_worker_mode()" in source
+
+
+def test_stateful_keras_callbacks_still_reset_the_state_tfvae_saves():
+    # Workaround 4: EarlyStopping and ReduceLROnPlateau keep their state in these
+    # attributes and reset it in on_train_begin, so a resume must set it back after.
+    model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
+    model.compile("sgd", "mse")
+    for callback in (keras.callbacks.EarlyStopping(patience=3), keras.callbacks.ReduceLROnPlateau(patience=3)):
+        callback.set_model(model)
+        callback.on_train_begin()
+        saved = _compat.callback_state(callback)
+        assert set(saved) >= {"wait", "best"}, type(callback).__name__
+        _compat.restore_callback_state(callback, {**saved, "wait": 2, "best": 0.5})
+        assert _compat.callback_state(callback)["wait"] == 2
+        callback.on_train_begin()
+        assert _compat.callback_state(callback) == saved  # reset: the state is gone unless restored
+
+
+def test_seed_generator_states_are_found_by_their_keras_path():
+    # Workaround 5: SeedGenerator states are variables named "seed_generator_state".
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dropout(0.5, seed=1), keras.layers.Dense(2)])
+    states = _compat.seed_generator_states(model)
+    assert len(states) == 1 and tuple(states[0].shape) == (2,)
+    import tfvae
+
+    vae = tfvae.VAE.mlp((4, 4, 1), 2, hidden_units=(8,), seed=3)
+    assert len(_compat.seed_generator_states(vae)) == 1

@@ -19,6 +19,16 @@ def test_gaussian_kl_matches_tfp():
     np.testing.assert_allclose(ours, ref, atol=1e-5, rtol=0)
 
 
+def test_gaussian_kl_to_a_shifted_prior_matches_tfp_and_the_closed_form():
+    mean, log_var, prior_mean = (rng.normal(size=(8, 5)).astype("float32") for _ in range(3))
+    ours = losses.gaussian_kl(mean, log_var, prior_mean).numpy()
+    q = tfd.Normal(mean, np.exp(0.5 * log_var))
+    ref = tf.reduce_sum(tfd.kl_divergence(q, tfd.Normal(prior_mean, 1.0)), axis=-1).numpy()
+    closed = 0.5 * np.sum((mean - prior_mean) ** 2 + np.exp(log_var) - log_var - 1.0, axis=-1)
+    np.testing.assert_allclose(ours, ref, atol=1e-5, rtol=0)
+    np.testing.assert_allclose(ours, closed, atol=1e-5, rtol=0)
+
+
 def test_gaussian_kl_agrees_with_monte_carlo():
     mean = np.array([[0.5, -1.0, 0.0]], "float32")
     log_var = np.array([[-1.0, 0.3, 0.0]], "float32")

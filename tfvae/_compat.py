@@ -21,6 +21,14 @@ warning at import.
    results with `strategy.reduce(MEAN, value, axis=0)`, which rejects scalars
    (tensorflow/tensorflow#72388); `strategy.extended._in_multi_worker_mode`
    is the only way to tell several workers from several local devices.
+4. `callback_state` / `restore_callback_state`: Keras' stateful callbacks
+   (`EarlyStopping`, `ReduceLROnPlateau`) reset their counters in
+   `on_train_begin` and offer no way to save them; a resumed run restores the
+   public-but-undocumented attributes named in `CALLBACK_STATE` after that
+   reset.
+5. `seed_generator_states`: the state variables of the `SeedGenerator`s in a
+   model, found by the path Keras gives them (`.../seed_generator_state`),
+   so that noise can be reseeded per epoch.
 """
 
 import warnings
@@ -73,3 +81,34 @@ class ModelInternals(keras.Model):
         )
         if not nothing_to_build:
             super()._maybe_symbolic_build(iterator=iterator, data_batch=data_batch)
+
+
+# Attributes of Keras' stateful callbacks that make up their state between epochs.
+CALLBACK_STATE = ("wait", "best", "best_epoch", "stopped_epoch", "cooldown_counter")
+SEED_STATE_NAME = "seed_generator_state"
+
+
+def callback_state(callback):
+    """The JSON-able state of `callback` (see `CALLBACK_STATE`); {} for a stateless one."""
+    state = {}
+    for name in CALLBACK_STATE:
+        if not hasattr(callback, name):
+            continue
+        value = getattr(callback, name)
+        if value is not None:
+            value = float(value)
+            value = int(value) if value.is_integer() and name != "best" else value
+        state[name] = value
+    return state
+
+
+def restore_callback_state(callback, state):
+    """Sets what `callback_state` saved; call after the callback's `on_train_begin`."""
+    for name, value in state.items():
+        if name in CALLBACK_STATE and hasattr(callback, name):
+            setattr(callback, name, value)
+
+
+def seed_generator_states(model):
+    """The state variables of every `keras.random.SeedGenerator` tracked by `model`, in a fixed order."""
+    return [v for v in model.variables if v.path.split("/")[-1] == SEED_STATE_NAME]

@@ -19,6 +19,7 @@ import tempfile
 
 import keras
 
+from tfvae import _compat
 from tfvae._io import write_atomically
 
 __all__ = ["CheckpointError", "EpochCheckpoint", "latest_checkpoint", "load_checkpoint"]
@@ -104,19 +105,51 @@ def load_model(path):
 class EpochCheckpoint(keras.callbacks.Callback):
     """Writes a checkpoint at the end of every epoch (see module docstring).
 
+    Keras' stateful callbacks (`EarlyStopping`, `ReduceLROnPlateau`) reset
+    their counters when `fit` begins. Pass them as `callbacks` and put this
+    callback after them: their state is saved with each checkpoint and, given
+    `restore`, set back after their reset, so a resumed run stops, or lowers
+    the learning rate, at the epoch an uninterrupted run would. Whether
+    training was stopped (`model.stop_training`) is saved too.
+
     Args:
         directory: str. Checkpoint folder.
         state: dict. Extra JSON-able facts saved with each checkpoint (seed, ...).
         keep: int. Checkpoints kept (the newest).
+        callbacks: the run's other callbacks, whose state is saved.
+        restore: dict or None. A checkpoint's `state.json` to restore the
+            callbacks' state from when training begins (resuming).
+
+    `EarlyStopping(restore_best_weights=True)` keeps the best weights seen
+    since the last resume only: its weights are not part of the checkpoint.
     """
 
-    def __init__(self, directory, state=None, keep=2):
+    def __init__(self, directory, state=None, keep=2, callbacks=(), restore=None):
         super().__init__()
+        if isinstance(keep, bool) or not isinstance(keep, int) or keep < 1:
+            raise ValueError(f"`keep` must be a positive int; received keep={keep!r}.")
         self.directory = directory
         self.state = dict(state or {})
         self.keep = keep
+        self.callbacks = list(callbacks)
+        self.restore = restore
+
+    def on_train_begin(self, logs=None):
+        if not self.restore:
+            return
+        saved = self.restore.get("callbacks", [])
+        stateful = [c for c in self.callbacks if _compat.callback_state(c)]
+        if [s["class"] for s in saved] != [type(c).__name__ for c in stateful]:
+            raise CheckpointError(
+                f"The checkpoint holds the state of callbacks {[s['class'] for s in saved]}; this run has "
+                f"{[type(c).__name__ for c in stateful]}. Resume with the callbacks of the original run.")
+        for callback, entry in zip(stateful, saved):
+            _compat.restore_callback_state(callback, entry["state"])
 
     def on_epoch_end(self, epoch, logs=None):
         logs = {k: float(v) for k, v in (logs or {}).items()}
+        states = [{"class": type(c).__name__, "state": _compat.callback_state(c)} for c in self.callbacks]
         write_checkpoint(self.directory, self.model,
-                         {**self.state, "epoch": epoch, "next_epoch": epoch + 1, "logs": logs}, self.keep)
+                         {**self.state, "epoch": epoch, "next_epoch": epoch + 1, "logs": logs,
+                          "stop_training": bool(self.model.stop_training),
+                          "callbacks": [s for s in states if s["state"]]}, self.keep)

@@ -7,17 +7,28 @@
     tfvae sample runs/vqvae/model.keras --prior runs/vqvae/prior.keras -n 64 --out samples.png
     tfvae export runs/vae/model.keras --saved-model serving/vae --tflite vae_decode.tflite
 
-Training writes a checkpoint every epoch to OUTPUT_DIR/checkpoints; `--resume`
-continues from the last one. It shares its code with examples/ (tfvae.training).
+Each training run is one `fit()` call. It writes a checkpoint every epoch to
+OUTPUT_DIR/checkpoints (with the state of early stopping and learning-rate
+reduction); `--resume` continues from the last one and reaches the weights an
+uninterrupted run would. Training is `tfvae.training`, what is reported on
+the trained models `tfvae.reporting`.
 """
 
 import argparse
+import dataclasses
 import json
 import math
 import os
 import sys
 
 __all__ = ["main"]
+
+
+class _Help(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows defaults, except where a flag has none of its own (the model's constructor decides)."""
+
+    def _get_help_string(self, action):
+        return action.help if action.default is None else super()._get_help_string(action)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -88,6 +99,14 @@ def _add_common_train(p, default_epochs):
     p.add_argument("--tensorboard", action="store_true", help="write TensorBoard logs to OUTPUT_DIR/logs")
     p.add_argument("--image-every", type=COUNT, default=0,
                    help="write sample/reconstruction grids (and TensorBoard images) every N epochs (default: 0, off)")
+    p.add_argument("--early-stopping", type=POSITIVE_INT, metavar="PATIENCE",
+                   help="stop when the test loss has not improved for PATIENCE epochs (keras.callbacks.EarlyStopping)")
+    p.add_argument("--reduce-lr", type=POSITIVE_INT, metavar="PATIENCE",
+                   help="halve the learning rate when the test loss has not improved for PATIENCE epochs "
+                        "(keras.callbacks.ReduceLROnPlateau)")
+    p.add_argument("--min-delta", type=_number(float, 0), default=0.0,
+                   help="the least decrease of the test loss that counts as an improvement for --early-stopping "
+                        "and --reduce-lr")
     p.add_argument("--no-export", dest="export", action="store_false", help="skip the SavedModel/.tflite export")
     p.add_argument("--verbose", type=int, default=1, choices=[0, 1, 2],
                    help="0 quiet; 1 a line per epoch, plus the progress bar on a terminal; 2 always the bar")
@@ -101,50 +120,60 @@ def _parser():
     kinds = train.add_subparsers(dest="kind", required=True)
     for kind, conditional in (("vae", False), ("cvae", True)):
         p = kinds.add_parser(kind, help=("conditional " if conditional else "") + "Gaussian VAE (AEVB)",
-                             formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                             formatter_class=_Help)
         _add_common_train(p, 10)
         p.add_argument("--architecture", default="mlp", choices=["mlp", "conv"], help="network family")
-        p.add_argument("--latent-dim", type=POSITIVE_INT, default=20, help="latent dimensions")
-        p.add_argument("--hidden-units", type=POSITIVE_INT, nargs="+", default=[500], help="hidden layer widths")
+        p.add_argument("--latent-dim", type=POSITIVE_INT, default=20, dest="vae_latent_dim", help="latent dimensions")
+        p.add_argument("--hidden-units", type=POSITIVE_INT, nargs="+", dest="vae_hidden_units",
+                       help="hidden layer widths (conv: the dense layer's; default: VAE.mlp's / VAE.conv's)")
         p.add_argument("--likelihood", choices=["bernoulli", "discretized_gaussian", "gaussian"],
+                       dest="vae_likelihood",
                        help="default: bernoulli for binary data, discretized_gaussian for 8-bit grey levels")
         p.add_argument("--binarize", choices=["dynamic"], help="fresh Bernoulli binarisation each epoch")
-        p.add_argument("--beta", type=_number(float, 0), default=1.0, help="KL weight")
-        p.add_argument("--kl-warmup-steps", type=COUNT, default=0, help="linear KL warm-up steps")
-        p.add_argument("--iw-samples", type=COUNT, default=100, help="k of the importance-weighted test NLL (0 skips)")
+        p.add_argument("--beta", type=_number(float, 0), dest="vae_beta", help="KL weight (default: VAE's)")
+        p.add_argument("--kl-warmup-steps", type=COUNT, dest="vae_kl_warmup_steps",
+                       help="linear KL warm-up steps (default: VAE's)")
+        if conditional:
+            p.add_argument("--conditioning", choices=["inputs", "prior_mean"], dest="vae_conditioning",
+                           help="labels into the networks, or a learned prior mean per class (default: VAE's)")
+        p.add_argument("--iw-samples", type=COUNT, help="k of the importance-weighted test NLL, 0 skips it "
+                                                       "(default: VAE.log_likelihood's)")
         p.add_argument("--iw-examples", type=POSITIVE_INT, default=1000, help="test images for the NLL")
         p.set_defaults(conditional=conditional)
     p = kinds.add_parser("vqvae", help="VQ-VAE, then its PixelCNN prior (--prior-epochs 0: VQ-VAE only)",
-                         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                         formatter_class=_Help)
     _add_common_train(p, 4)
     _add_vq_args(p)
     _add_prior_args(p, default_epochs=4)
     p.add_argument("--conditional", action="store_true", help="condition the prior on labels")
     p.add_argument("--num-samples", type=POSITIVE_INT, default=100, help="images in samples.png")
     p = kinds.add_parser("prior", help="PixelCNN prior for a trained VQ-VAE",
-                         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                         formatter_class=_Help)
     _add_common_train(p, 10)
     p.add_argument("--vqvae", required=True, help="the trained VQ-VAE (.keras)")
     p.add_argument("--conditional", action="store_true", help="condition the prior on labels")
     _add_prior_args(p, default_epochs=None)
 
     p = sub.add_parser("evaluate", help="test figures of a saved model",
-                       formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-                       description="VAE: test -ELBO, importance-weighted NLL, bits/dim. VQ-VAE: normalised MSE, "
-                                   "perplexity, codebook usage (and with --prior: prior nats/code, NLL bound). "
-                                   "Prior (with --vqvae): nats and bits per code.")
+                       formatter_class=_Help,
+                       description="The model's own metrics, named as in its training logs (VAE: loss = -ELBO, "
+                                   "reconstruction, kl; VQ-VAE: reconstruction = normalised MSE, perplexity, "
+                                   "codebook usage, ...; prior, with --vqvae: loss = nats per grid, bits per code), "
+                                   "plus the importance-weighted NLL and bits/dim (VAE) and the NLL bound (VQ-VAE "
+                                   "with --prior).")
     p.add_argument("model", help="a .keras file written by tfvae")
     p.add_argument("--dataset", required=True, help="data set to evaluate on")
     p.add_argument("--split", default="test", help="split")
     p.add_argument("--prior", help="VQ-VAE: its prior (.keras)")
     p.add_argument("--vqvae", help="prior: its VQ-VAE (.keras)")
-    p.add_argument("--iw-samples", type=COUNT, default=1000, help="VAE: k of the importance-weighted NLL")
+    p.add_argument("--iw-samples", type=COUNT, help="VAE: k of the importance-weighted NLL, 0 skips it "
+                                                   "(default: VAE.log_likelihood's)")
     p.add_argument("--examples", type=POSITIVE_INT, help="evaluate the first N examples only")
     p.add_argument("--binarize", choices=["dynamic"], help="binarise grey levels once (VAE on mnist)")
     p.add_argument("--json", action="store_true", help="print the figures as JSON")
 
     p = sub.add_parser("sample", help="a PNG grid of new images from a saved model",
-                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                       formatter_class=_Help)
     p.add_argument("model", help="a VAE/ConditionalVAE or VQ-VAE .keras file, or an exported SavedModel "
                                  "version folder with a sample signature")
     p.add_argument("--prior", help="VQ-VAE: the prior (.keras) to sample codes from")
@@ -156,7 +185,7 @@ def _parser():
     p.add_argument("--out", type=_png_path, required=True, help="PNG file to write")
 
     p = sub.add_parser("export", help="SavedModel for TF Serving and/or a .tflite file",
-                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                       formatter_class=_Help)
     p.add_argument("model", help="a .keras file written by tfvae")
     p.add_argument("--prior", help="VQ-VAE: add the prior's sample signatures")
     p.add_argument("--saved-model", help="TF Serving model folder; the version goes inside")
@@ -169,36 +198,51 @@ def _parser():
     return parser
 
 
+# Model flags have no defaults of their own: a flag not given leaves the argument
+# to the model's constructor (`_model_args`), so each default is defined once.
 def _add_vq_args(p):
-    p.add_argument("--quantizer", default="vq", choices=["vq", "ema"], help="codebook by gradient or EMA")
-    p.add_argument("--num-embeddings", type=_number(int, 2), default=128, help="codebook size")
-    p.add_argument("--embedding-dim", type=POSITIVE_INT, default=16, help="code size")
-    p.add_argument("--hidden-filters", type=POSITIVE_INT, default=64, help="conv width")
-    p.add_argument("--residual-filters", type=POSITIVE_INT, default=32, help="residual block width")
-    p.add_argument("--downsamplings", type=POSITIVE_INT, default=2, help="stride-2 steps")
-    p.add_argument("--residual-blocks", type=COUNT, default=1, help="residual blocks per network")
-    p.add_argument("--commitment-cost", type=_number(float, 0), default=0.25, help="beta")
-    p.add_argument("--decay", type=_number(float, 0, 1, high_open=True), default=0.99, help="EMA decay")
-    p.add_argument("--dead-code-steps", type=POSITIVE_INT, help="restart codes unused this many steps")
+    p.add_argument("--quantizer", choices=["vq", "ema"], dest="vq_quantizer", help="codebook by gradient or EMA (default: VQVAE.conv\'s)")
+    p.add_argument("--num-embeddings", type=_number(int, 2), dest="vq_num_embeddings", help="codebook size (default: VQVAE.conv\'s)")
+    p.add_argument("--embedding-dim", type=POSITIVE_INT, dest="vq_embedding_dim", help="code size (default: VQVAE.conv\'s)")
+    p.add_argument("--hidden-filters", type=POSITIVE_INT, dest="vq_hidden_filters", help="conv width (default: VQVAE.conv\'s)")
+    p.add_argument("--residual-filters", type=POSITIVE_INT, dest="vq_residual_filters", help="residual block width (default: VQVAE.conv\'s)")
+    p.add_argument("--downsamplings", type=POSITIVE_INT, dest="vq_num_downsamplings", help="stride-2 steps (default: VQVAE.conv\'s)")
+    p.add_argument("--residual-blocks", type=COUNT, dest="vq_num_residual_blocks", help="residual blocks per network (default: VQVAE.conv\'s)")
+    p.add_argument("--commitment-cost", type=_number(float, 0), dest="vq_commitment_cost", help="beta (default: VQVAE.conv\'s)")
+    p.add_argument("--decay", type=_number(float, 0, 1, high_open=True), dest="vq_decay", help="EMA decay (default: VQVAE.conv\'s)")
+    p.add_argument("--dead-code-steps", type=POSITIVE_INT, dest="vq_dead_code_steps",
+                   help="restart codes unused this many steps (default: VQVAE.conv\'s)")
 
 
 def _add_prior_args(p, default_epochs):
-    p.add_argument("--prior-filters", type=POSITIVE_INT, default=64, help="prior channels")
-    p.add_argument("--prior-layers", type=POSITIVE_INT, default=6, help="gated blocks")
-    p.add_argument("--prior-kernel-size", type=_number(int, 1, odd=True), default=3, help="kernel width (odd)")
+    p.add_argument("--prior-filters", type=POSITIVE_INT, dest="pixelcnn_filters", help="prior channels (default: PixelCNNPrior\'s)")
+    p.add_argument("--prior-layers", type=POSITIVE_INT, dest="pixelcnn_num_layers", help="gated blocks (default: PixelCNNPrior\'s)")
+    p.add_argument("--prior-kernel-size", type=_number(int, 1, odd=True), dest="pixelcnn_kernel_size",
+                   help="kernel width (odd) (default: PixelCNNPrior\'s)")
     if default_epochs is not None:
         p.add_argument("--prior-epochs", type=COUNT, default=default_epochs, help="prior epochs")
+
+
+def _model_args(a, prefix):
+    """The model arguments given as flags `--...` with `dest=prefix + argument`; flags not given are left out."""
+    return {k[len(prefix):]: v for k, v in vars(a).items() if k.startswith(prefix) and v is not None}
 
 
 def _callbacks(a, kind, say):
     from tfvae import callbacks, data
 
+    import keras
+
     out = []
     logs = os.path.join(a.output_dir, "logs") if a.tensorboard else None
     if logs:
-        import keras
-
         out.append(keras.callbacks.TensorBoard(logs))
+    if a.early_stopping:
+        out.append(keras.callbacks.EarlyStopping("val_loss", min_delta=a.min_delta, patience=a.early_stopping,
+                                                 verbose=int(a.verbose > 0)))
+    if a.reduce_lr:
+        out.append(keras.callbacks.ReduceLROnPlateau("val_loss", factor=0.5, patience=a.reduce_lr, min_delta=a.min_delta,
+                                                     verbose=int(a.verbose > 0)))
     if a.image_every and kind in ("vae", "cvae", "vqvae"):
         test = data.load_arrays(a.dataset, "test", with_labels=kind == "cvae", limit=16)
         images, labels = test if kind == "cvae" else (test, None)
@@ -215,69 +259,169 @@ def _callbacks(a, kind, say):
 
 
 def _train(a):
-    from tfvae import training
-
-    say = print if a.verbose else (lambda *x, **k: None)
     if a.deterministic:
         import tensorflow as tf
 
         tf.config.experimental.enable_op_determinism()
-    checkpoints = os.path.join(a.output_dir, "checkpoints")
-    common = dict(epochs=a.epochs, learning_rate=a.learning_rate, train_examples=a.train_examples, seed=a.seed,
-                  verbose=a.verbose)
     if a.kind in ("vae", "cvae"):
-        a.dataset = a.dataset or ("mnist" if a.conditional else "binarized_mnist")
-        _, results = training.train_vae(
-            dataset=a.dataset, architecture=a.architecture, latent_dim=a.latent_dim,
-            hidden_units=tuple(a.hidden_units), likelihood=a.likelihood, conditional=a.conditional,
-            binarize=a.binarize, batch_size=a.batch_size or 100, beta=a.beta, kl_warmup_steps=a.kl_warmup_steps,
-            iw_samples=a.iw_samples, iw_examples=a.iw_examples, output_dir=a.output_dir, export=a.export,
-            checkpoint_dir=checkpoints, resume=a.resume, callbacks=_callbacks(a, a.kind, say), **common,
-        )
-    elif a.kind == "vqvae":
-        a.dataset = a.dataset or "mnist"
-        vq = dict(quantizer=a.quantizer, num_embeddings=a.num_embeddings, embedding_dim=a.embedding_dim,
-                  hidden_filters=a.hidden_filters, residual_filters=a.residual_filters,
-                  num_downsamplings=a.downsamplings, num_residual_blocks=a.residual_blocks,
-                  commitment_cost=a.commitment_cost, decay=a.decay, dead_code_steps=a.dead_code_steps,
-                  batch_size=a.batch_size or 128, **common)
-        if a.prior_epochs == 0:
-            vq.pop("verbose"), vq.pop("seed")
-            _, results = training.train_vqvae(dataset=a.dataset, output_dir=a.output_dir, seed=a.seed,
-                                              verbose=a.verbose, checkpoint_dir=os.path.join(checkpoints, "vqvae"),
-                                              resume=a.resume, callbacks=_callbacks(a, "vqvae", say), **vq)
-        else:
-            prior = dict(filters=a.prior_filters, num_layers=a.prior_layers, kernel_size=a.prior_kernel_size,
-                         epochs=a.prior_epochs, batch_size=a.batch_size or 128, learning_rate=a.learning_rate)
-            for key in ("seed", "verbose"):
-                vq.pop(key)
-            vq["callbacks"] = _callbacks(a, "vqvae", say)
-            _, _, results = training.train_vqvae_with_prior(
-                dataset=a.dataset, conditional=a.conditional, vqvae_args=vq, prior_args=prior,
-                num_samples=a.num_samples, output_dir=a.output_dir, seed=a.seed, verbose=a.verbose,
-                export=a.export, checkpoint_dir=checkpoints, resume=a.resume,
-            )
-    else:
-        results = _train_prior(a, checkpoints)
-    return results
+        return _train_vae(a)
+    if a.kind == "vqvae":
+        return _train_vqvae(a)
+    return _train_prior(a)
 
 
-def _train_prior(a, checkpoints):
-    from tfvae import data, training
+def _fit_config(a, kind, default_batch_size, **changes):
+    from tfvae.training import FitConfig
+
+    say = print if a.verbose else (lambda *x, **k: None)
+    config = FitConfig(epochs=a.epochs, batch_size=a.batch_size or default_batch_size, learning_rate=a.learning_rate,
+                       train_examples=a.train_examples, seed=a.seed, verbose=a.verbose,
+                       checkpoint_dir=os.path.join(a.output_dir, "checkpoints"), resume=a.resume,
+                       callbacks=tuple(_callbacks(a, kind, say)))
+    return dataclasses.replace(config, **changes)
+
+
+def _test_data(dataset, with_labels, binarize=False, seed=0):
+    """Test arrays (images, labels or None) and the dataset fit validates on."""
+    import numpy as np
+    import tensorflow as tf
+
+    from tfvae import data
+
+    test = data.load_arrays(dataset, "test", with_labels=with_labels)
+    x, y = test if with_labels else (test, None)
+    if binarize:
+        # One fixed binarisation of the test set, as in the IWAE paper's evaluation.
+        x = (np.random.default_rng(seed).random(x.shape) < x).astype(np.float32)
+    return x, y, tf.data.Dataset.from_tensor_slices((x, y) if with_labels else x).batch(500)
+
+
+def _train_vae(a):
+    from tfvae import data, reporting, training
+
+    a.dataset = a.dataset or ("mnist" if a.conditional else "binarized_mnist")
+    info = data.dataset_info(a.dataset)
+    config = _fit_config(a, a.kind, 100)
+    model_args = _model_args(a, "vae_")
+    if a.architecture == "conv" and "hidden_units" in model_args:
+        model_args["hidden_units"] = model_args["hidden_units"][0]
+    if "likelihood" not in model_args:  # what the data are decides, so this default lives here
+        model_args["likelihood"] = "bernoulli" if (info.binary or a.binarize) else "discretized_gaussian"
+    if a.conditional:
+        model_args["num_classes"] = info.num_classes
+    x_test, y_test, test_ds = _test_data(a.dataset, a.conditional, a.binarize, a.seed)
+    report = _epoch_report(config.epochs, {"loss": "-ELBO"}, " nats", config)
+    trained = training.train_vae(a.dataset, model_args, dataclasses.replace(config, callbacks=(report, *config.callbacks)),
+                                 a.architecture, a.binarize, test_ds)
+    results = {"dataset": a.dataset, "architecture": a.architecture, "latent_dim": trained.model.latent_dim,
+               "epochs": a.epochs, "train_seconds": round(trained.seconds, 1)}
+    results.update(reporting.vae_figures(trained, test_ds, x_test, y_test, a.iw_samples, a.iw_examples, a.seed,
+                                         say=config.say))
+    written = reporting.vae_images(trained.model, x_test, y_test, a.output_dir, a.seed)
+    return _finish(a, trained.model, results, written, config)
+
+
+def _train_vqvae(a):
+    import numpy as np
+
+    from tfvae import data, generative, images, reporting, training
+    from tfvae.models.vqvae import QUANTIZERS
+
+    a.dataset = a.dataset or "mnist"
+    info = data.dataset_info(a.dataset)
+    if a.conditional and not info.num_classes:
+        raise ValueError(f"{a.dataset!r} has no labels; received --conditional.")
+    config = _fit_config(a, "vqvae", 128)
+    x_test, _, test_ds = _test_data(a.dataset, False)
+    report = _epoch_report(config.epochs, {"reconstruction": "normalised MSE", "perplexity": "perplexity",
+                                                    "codebook_usage": "usage"}, "", config)
+    vq_config = config.stage("vqvae", callbacks=(report, *config.callbacks))
+    trained = training.train_vqvae(a.dataset, _model_args(a, "vq_"), vq_config, test_ds)
+    vqvae = trained.model
+    quantizer = {cls: name for name, cls in QUANTIZERS.items()}.get(type(vqvae.quantizer), "custom")
+    results = {"dataset": a.dataset, "quantizer": quantizer, "epochs": a.epochs,
+               "train_seconds": round(trained.seconds, 1)}
+    results.update(reporting.vqvae_figures(trained, test_ds))
+    written = reporting.vqvae_images(vqvae, x_test, a.output_dir)
+    config.say(f"test: normalised MSE {results['test_reconstruction']:.4f}, perplexity "
+               f"{results['test_perplexity']:.1f}, codebook usage {results['test_codebook_usage']:.3f}")
+    if a.prior_epochs == 0:
+        return _finish(a, vqvae, results, written, config)
+
+    prior_config = config.stage("prior", epochs=a.prior_epochs, callbacks=())
+    prior, prior_results = _fit_prior(a, vqvae, prior_config, a.conditional)
+    results.update(prior_results)
+    x_test, y_test, _ = _test_data(a.dataset, a.conditional)
+    results.update(reporting.two_stage_figures(vqvae, prior, x_test, y_test,
+                                               data.load_arrays(a.dataset, config.split, limit=10_000)))
+    labels = None
+    if a.conditional:
+        labels = np.arange(a.num_samples) // max(1, a.num_samples // info.num_classes) % info.num_classes
+    samples, _ = generative.sample_images(vqvae, prior, a.num_samples, seed=a.seed, labels=labels)
+    images.save_png(os.path.join(a.output_dir, "samples.png"), samples.numpy(), columns=10,
+                    value_range=vqvae.value_bounds)
+    prior.save(os.path.join(a.output_dir, "prior.keras"))
+    config.say(f"prior: test {results['prior_test_nats_per_code']:.4f} nats/code "
+               f"({results['prior_test_bits_per_code']:.4f} bits/code)")
+    config.say(f"two-stage model: test NLL bound {results['test_nll_bound_bits_per_dim']:.4f} bits/dim "
+               f"(reconstruction {results['test_reconstruction_nats']:.1f} + prior "
+               f"{results['test_prior_nats']:.1f} nats per image)")
+    return _finish(a, vqvae, results, [*written, "samples.png", "prior.keras"], config, prior=prior)
+
+
+def _fit_prior(a, vqvae, config, conditional):
+    """Encodes the data with `vqvae` and fits a PixelCNN prior to the codes: (prior, figures)."""
+    import time
+
+    import tensorflow as tf
+
+    from tfvae import data, reporting, training
+
+    began = time.perf_counter()
+    (tc, tl), (vc, vl) = training.encode_splits(vqvae, a.dataset, config.split, conditional)
+    config.say(f"Encoded {len(tc):,} training and {len(vc):,} test images into {vqvae.grid_shape[0]}x"
+               f"{vqvae.grid_shape[1]} code grids in {time.perf_counter() - began:.1f} s.")
+    model_args = _model_args(a, "pixelcnn_")
+    if conditional:
+        model_args["num_classes"] = data.dataset_info(a.dataset).num_classes
+    test_ds = tf.data.Dataset.from_tensor_slices((vc, vl) if conditional else vc).batch(config.batch_size)
+    report = _epoch_report(config.epochs, {"loss": "nats/grid", "bits_per_code": "bits/code"}, "", config)
+    trained = training.train_prior(vqvae, tc, model_args, dataclasses.replace(config, callbacks=(report,)), tl,
+                                   test_ds)
+    results = {"prior_epochs": config.epochs, "prior_train_seconds": round(trained.seconds, 1)}
+    results.update(reporting.prior_figures(trained, test_ds))
+    return trained.model, results
+
+
+def _train_prior(a):
+    from tfvae import reporting
     from tfvae.checkpoint import load_model
 
     vqvae = load_model(a.vqvae)
     a.dataset = a.dataset or "mnist"
-    (tc, tl), (vc, vl) = training.encode_splits(vqvae, a.dataset, training.train_split(a.train_examples), a.conditional)
-    prior, results = training.train_prior(
-        vqvae, tc, vc, tl, vl, num_classes=data.dataset_info(a.dataset).num_classes if a.conditional else None,
-        filters=a.prior_filters, num_layers=a.prior_layers, kernel_size=a.prior_kernel_size, epochs=a.epochs,
-        batch_size=a.batch_size or 128, learning_rate=a.learning_rate, seed=a.seed, verbose=a.verbose,
-        checkpoint_dir=checkpoints, resume=a.resume,
-    )
+    prior, results = _fit_prior(a, vqvae, _fit_config(a, "prior", 128), a.conditional)
     os.makedirs(a.output_dir, exist_ok=True)
     prior.save(os.path.join(a.output_dir, "prior.keras"))
+    reporting.write_results(a.output_dir, results)
     return results
+
+
+def _finish(a, model, results, written, config, prior=None):
+    """Saves model.keras, exports (unless --no-export) and writes results.json."""
+    from tfvae import reporting
+
+    model.save(os.path.join(a.output_dir, "model.keras"))
+    if a.export:
+        results.update(reporting.export_model(model, a.output_dir, prior=prior, say=config.say))
+    reporting.write_results(a.output_dir, results)
+    config.say(f"Wrote {', '.join([*written, 'model.keras'])} and results.json to {a.output_dir}")
+    return results
+
+
+def _epoch_report(epochs, metrics, unit, config):
+    from tfvae.callbacks import EpochReport
+
+    return EpochReport(epochs, metrics, unit=unit, printer=config.say if config.verbose else (lambda *x, **k: None))
 
 
 def _evaluate(a):
@@ -286,45 +430,40 @@ def _evaluate(a):
     from tfvae import data, generative
     from tfvae.checkpoint import load_model
     from tfvae.metrics import bits_per_dim
-    from tfvae.models import VAE, VQVAE, ConditionalVAE, PixelCNNPrior
 
     model = load_model(a.model)
-    conditional = isinstance(model, ConditionalVAE) or (isinstance(model, PixelCNNPrior) and model.num_classes)
-    arrays = data.load_arrays(a.dataset, a.split, with_labels=bool(conditional), limit=a.examples)
+    conditional = getattr(model, "num_classes", None) is not None
+    arrays = data.load_arrays(a.dataset, a.split, with_labels=conditional, limit=a.examples)
     x, y = arrays if conditional else (arrays, None)
     if a.binarize:
         x = (np.random.default_rng(0).random(x.shape) < x).astype(np.float32)
     results = {"model": a.model, "dataset": a.dataset, "split": a.split, "examples": len(x)}
-    if isinstance(model, VAE):
-        ds = (x, y) if conditional else (x,)
-        r = model.evaluate(*ds, batch_size=500, verbose=0, return_dict=True)
-        results.update(nelbo=r["loss"], reconstruction=r["reconstruction"], kl=r["kl"])
-        if a.iw_samples:
-            nll = float(-model.log_likelihood(x, y, num_samples=a.iw_samples, seed=0).mean())
-            results.update(nll=nll, iw_samples=a.iw_samples)
+    inputs = x
+    if model.value_bounds is None:  # a model of code grids: it is evaluated on a VQ-VAE's codes of the images
+        if not a.vqvae:
+            raise ValueError(f"{a.model} models code grids; evaluating it needs --vqvae, the VQ-VAE whose codes "
+                             "it models.")
+        inputs = generative.encode_dataset(load_model(a.vqvae), x)
+    # The model's own metrics, named as in its training logs.
+    results.update(model.evaluate(*((inputs, y) if conditional else (inputs,)), batch_size=500, verbose=0,
+                                  return_dict=True))
+    if model.value_bounds is None:
+        results["nats_per_code"] = results["loss"] / math.prod(model.grid_shape)
+    if callable(getattr(model, "log_likelihood", None)):
+        if a.iw_samples != 0:
+            args = {} if a.iw_samples is None else {"num_samples": a.iw_samples}
+            results["nll"] = float(-model.log_likelihood(x, y, seed=0, **args).mean())
         try:
-            results["bits_per_dim"] = float(bits_per_dim(results.get("nll", results["nelbo"]), x, model.likelihood))
+            results["bits_per_dim"] = float(bits_per_dim(results.get("nll", results["loss"]), x, model.likelihood))
         except ValueError as e:
             print(f"tfvae evaluate: no bits/dim: {e}", file=sys.stderr)
-    elif isinstance(model, VQVAE):
-        r = model.evaluate(x, batch_size=500, verbose=0, return_dict=True)
-        results.update(normalised_mse=r["reconstruction"], mse=r["reconstruction"] * model.data_variance,
-                       perplexity=r["perplexity"], codebook_usage=r["codebook_usage"], vq_loss=r["vq_loss"])
-        if a.prior:
-            prior = load_model(a.prior)
-            scale = generative.observation_scale(model, data.load_arrays(a.dataset, "train", limit=10_000))
-            bound = generative.nll_bound(model, prior, x, y, observation_scale=scale)
-            results.update(prior_nats_per_code=float(bound["prior_nats"].mean()) / math.prod(model.grid_shape),
-                           nll_bound_bits_per_dim=float(bound["bits_per_dim"].mean()))
-    elif isinstance(model, PixelCNNPrior):
-        if not a.vqvae:
-            raise ValueError("evaluating a prior needs --vqvae, the VQ-VAE whose codes it models.")
-        vqvae = load_model(a.vqvae)
-        codes = generative.encode_dataset(vqvae, x)
-        r = model.evaluate(*((codes, y) if conditional else (codes,)), batch_size=256, verbose=0, return_dict=True)
-        results.update(nats_per_code=r["loss"] / math.prod(model.grid_shape), bits_per_code=r["bits_per_code"])
-    else:
-        raise ValueError(f"{a.model} holds a {type(model).__name__}, not a tfvae model.")
+    if a.prior:
+        from tfvae import reporting
+
+        prior = load_model(a.prior)
+        bound = reporting.two_stage_figures(model, prior, x, y, data.load_arrays(a.dataset, "train", limit=10_000))
+        results.update(prior_nats_per_code=bound["test_prior_nats"] / math.prod(model.grid_shape),
+                       nll_bound_bits_per_dim=bound["test_nll_bound_bits_per_dim"])
     return results
 
 
@@ -402,9 +541,9 @@ def _export(a):
 def _representative(model, images, signature):
     """Calibration inputs of a signature, from training images."""
     if signature == "decode":
-        if hasattr(model, "grid_shape"):
-            return model.encode(images).numpy()
-        return model.encode(images)[0].numpy()
+        # What decode takes is what encode gives: codes, or a VAE's (mean, log_var) of which the mean.
+        encoded = model.encode(images)
+        return (encoded[0] if isinstance(encoded, tuple) else encoded).numpy()
     return images
 
 

@@ -46,17 +46,21 @@ def _sum_per_example(t):
     return ops.sum(ops.reshape(t, (ops.shape(t)[0], -1)), axis=-1)
 
 
-def gaussian_kl(mean, log_var):
-    """KL(N(mean, exp(log_var)) || N(0, I)) per example, in closed form.
+def gaussian_kl(mean, log_var, prior_mean=None):
+    """KL(N(mean, exp(log_var)) || N(prior_mean, I)) per example, in closed form.
 
     Args:
         mean: tensor `(batch, ...)`. Mean of the diagonal Gaussian q(z|x).
         log_var: tensor of the same shape. Log-variance of q(z|x).
+        prior_mean: tensor broadcastable to `mean`, or None for N(0, I). The
+            prior's mean, e.g. a learned mean per class (unit variance).
 
     Returns:
-        Tensor `(batch,)`: 0.5 * sum(exp(log_var) + mean^2 - 1 - log_var).
+        Tensor `(batch,)`: 0.5 * sum(exp(log_var) + (mean - prior_mean)^2 - 1 - log_var).
     """
     mean, log_var = _f32(mean), _f32(log_var)
+    if prior_mean is not None:
+        mean = mean - _f32(prior_mean)
     return 0.5 * _sum_per_example(ops.exp(log_var) + ops.square(mean) - 1.0 - log_var)
 
 

@@ -104,3 +104,31 @@ def test_keras_file_round_trip_in_a_fresh_process(tmp_path):
         args=(str(tmp_path),),
     )
     assert "ConditionalVAE 4" in out
+
+
+def test_prior_mean_conditioning_round_trips_and_samples_around_the_class_mean(tmp_path):
+    import tfvae
+
+    model = tfvae.VAE.mlp((6, 6, 1), latent_dim=3, hidden_units=(8,), num_classes=4, conditioning="prior_mean", seed=1)
+    assert model.encoder.inputs[0].shape[1:] == (6, 6, 1) and len(model.encoder.inputs) == 1  # networks see no label
+    x = (np.random.default_rng(0).random((5, 6, 6, 1)) > 0.5).astype("float32")
+    y = np.array([0, 1, 2, 3, 1])
+    # The KL in the loss is to N(mu_y, I): the closed form with the model's own prior means.
+    mean, log_var = (t.numpy() for t in model.encode(x))
+    mu_y = model.prior_means.numpy()[y]
+    kl = 0.5 * np.sum((mean - mu_y) ** 2 + np.exp(log_var) - log_var - 1.0, axis=1)
+    np.testing.assert_allclose(model._elbo_terms(x, y, training=False)[1].numpy(), kl, rtol=1e-5, atol=1e-5)
+    # sample(label) decodes z = mu_y + eps with the eps of the same seed.
+    eps = keras.random.normal((4, 3), seed=7)
+    np.testing.assert_allclose(model.sample(4, labels=2, seed=7).numpy(),
+                               model.decode(eps + model.prior_means.numpy()[2]).numpy(), rtol=1e-5, atol=1e-6)
+    path = tmp_path / "m.keras"
+    model.save(path)
+    loaded = keras.saving.load_model(path)
+    assert loaded.get_config()["conditioning"] == "prior_mean" and loaded.num_classes == 4
+    np.testing.assert_array_equal(loaded.prior_means.numpy(), model.prior_means.numpy())
+    np.testing.assert_allclose(loaded.sample(4, labels=[0, 1, 2, 3], seed=3).numpy(),
+                               model.sample(4, labels=[0, 1, 2, 3], seed=3).numpy(), rtol=1e-6)
+    signatures = model.serving_functions()
+    names = {k: [s.name for s in f.input_signature] for k, f in signatures.items()}
+    assert names["encode"] == ["images"] and names["decode"] == ["latent"] and names["sample"] == ["seed", "label"]
