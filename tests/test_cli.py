@@ -90,6 +90,7 @@ def test_vqvae_and_prior_train_evaluate_and_sample(tmp_path):
     real_data(data.load, "mnist", "test", 10)
     vq = tmp_path / "vq"
     stdout = ok(tfvae("train", "vqvae", *TINY_VQ, "--prior-epochs", "1", "--prior-filters", "8", "--prior-layers", "2",
+                      "--quantizer", "ema",
                       "--num-samples", "10", "--output-dir", vq))
     assert "codebook after epoch 1: usage" in stdout and "bits/dim" in stdout
     figures = json.loads(ok(tfvae("evaluate", vq / "model.keras", "--dataset", "mnist", "--examples", "200",

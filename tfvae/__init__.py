@@ -12,7 +12,7 @@ if keras.backend.backend() != "tensorflow":
         f"{keras.backend.backend()!r}. Set KERAS_BACKEND=tensorflow before importing keras."
     )
 
-from tfvae import callbacks, data, export, generative, images, layers, losses, metrics  # noqa: E402
+from tfvae import callbacks, data, export, generative, images, layers, losses, metrics, serving  # noqa: E402
 from tfvae.layers import (  # noqa: E402
     GatedPixelCNNBlock,
     GaussianSampler,
@@ -42,4 +42,5 @@ __all__ = [
     "layers",
     "losses",
     "metrics",
+    "serving",
 ]
