@@ -98,8 +98,8 @@ def main(argv=None):
           f"codebook usage {test['codebook_usage']:.3f}")
 
     reconstructions = vqvae.reconstruct(x_test[:50]).numpy()
-    tfvae.images.save_png(os.path.join(out, "reconstructions.png"), tfvae.images.interleave(x_test[:50], reconstructions),
-                          columns=10)
+    tfvae.images.save_png(os.path.join(out, "reconstructions.png"),
+                          tfvae.images.interleave(x_test[:50], reconstructions), columns=10)
     codes = vqvae.encode(x_test[:20]).numpy()  # int32 (20, 7, 7): one codebook index per position
     code_rgb = tfvae.images.code_images(codes, NUM_EMBEDDINGS, x_test.shape[1:3])  # one colour per code
     tfvae.images.save_png(os.path.join(out, "codes.png"),

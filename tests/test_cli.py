@@ -97,7 +97,10 @@ def test_vqvae_and_prior_train_evaluate_and_sample(tmp_path):
                                   "--prior", vq / "prior.keras", "--json")))
     assert 0 < figures["codebook_usage"] <= 1 and figures["nll_bound_bits_per_dim"] > 0
     ok(tfvae("train", "prior", "--vqvae", vq / "model.keras", "--epochs", "1", "--train-examples", "300",
-             "--prior-filters", "8", "--prior-layers", "2", "--output-dir", tmp_path / "prior"))
+             "--prior-filters", "8", "--prior-layers", "2", "--early-stopping", "2", "--output-dir", tmp_path / "prior"))
+    # The prior's run gets the training flags' callbacks too (their state is in its checkpoint).
+    state = json.loads((tmp_path / "prior" / "checkpoints" / "epoch-0000" / "state.json").read_text())
+    assert [c["class"] for c in state["callbacks"]] == ["EarlyStopping"]
     prior_figures = json.loads(ok(tfvae("evaluate", tmp_path / "prior" / "prior.keras", "--dataset", "mnist",
                                         "--vqvae", vq / "model.keras", "--examples", "200", "--json")))
     assert prior_figures["bits_per_code"] > 0

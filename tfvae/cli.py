@@ -25,10 +25,12 @@ __all__ = ["main"]
 
 
 class _Help(argparse.ArgumentDefaultsHelpFormatter):
-    """Shows defaults, except where a flag has none of its own (the model's constructor decides)."""
+    """Shows defaults once: not where the help states it, nor where a flag has none (the constructor decides)."""
 
     def _get_help_string(self, action):
-        return action.help if action.default is None else super()._get_help_string(action)
+        if action.default is None or "default:" in (action.help or ""):
+            return action.help
+        return super()._get_help_string(action)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -123,15 +125,17 @@ def _parser():
                              formatter_class=_Help)
         _add_common_train(p, 10)
         p.add_argument("--architecture", default="mlp", choices=["mlp", "conv"], help="network family")
-        p.add_argument("--latent-dim", type=POSITIVE_INT, default=20, dest="vae_latent_dim", help="latent dimensions")
-        p.add_argument("--hidden-units", type=POSITIVE_INT, nargs="+", dest="vae_hidden_units",
+        p.add_argument("--latent-dim", type=POSITIVE_INT, default=20, dest="vae_latent_dim", metavar="LATENT_DIM",
+                       help="latent dimensions")
+        p.add_argument("--hidden-units", type=POSITIVE_INT, nargs="+", dest="vae_hidden_units", metavar="UNITS",
                        help="hidden layer widths (conv: the dense layer's; default: VAE.mlp's / VAE.conv's)")
         p.add_argument("--likelihood", choices=["bernoulli", "discretized_gaussian", "gaussian"],
                        dest="vae_likelihood",
                        help="default: bernoulli for binary data, discretized_gaussian for 8-bit grey levels")
         p.add_argument("--binarize", choices=["dynamic"], help="fresh Bernoulli binarisation each epoch")
-        p.add_argument("--beta", type=_number(float, 0), dest="vae_beta", help="KL weight (default: VAE's)")
-        p.add_argument("--kl-warmup-steps", type=COUNT, dest="vae_kl_warmup_steps",
+        p.add_argument("--beta", type=_number(float, 0), dest="vae_beta", metavar="BETA",
+                       help="KL weight (default: VAE's)")
+        p.add_argument("--kl-warmup-steps", type=COUNT, dest="vae_kl_warmup_steps", metavar="STEPS",
                        help="linear KL warm-up steps (default: VAE's)")
         if conditional:
             p.add_argument("--conditioning", choices=["inputs", "prior_mean"], dest="vae_conditioning",
@@ -200,25 +204,32 @@ def _parser():
 
 # Model flags have no defaults of their own: a flag not given leaves the argument
 # to the model's constructor (`_model_args`), so each default is defined once.
+def _model_flag(p, owner, flag, dest, help, **kwargs):
+    if "choices" not in kwargs:
+        kwargs["metavar"] = flag.lstrip("-").upper().replace("-", "_")  # not the prefixed dest
+    p.add_argument(flag, dest=dest, help=f"{help} (default: {owner}'s)", **kwargs)
+
+
 def _add_vq_args(p):
-    p.add_argument("--quantizer", choices=["vq", "ema"], dest="vq_quantizer", help="codebook by gradient or EMA (default: VQVAE.conv\'s)")
-    p.add_argument("--num-embeddings", type=_number(int, 2), dest="vq_num_embeddings", help="codebook size (default: VQVAE.conv\'s)")
-    p.add_argument("--embedding-dim", type=POSITIVE_INT, dest="vq_embedding_dim", help="code size (default: VQVAE.conv\'s)")
-    p.add_argument("--hidden-filters", type=POSITIVE_INT, dest="vq_hidden_filters", help="conv width (default: VQVAE.conv\'s)")
-    p.add_argument("--residual-filters", type=POSITIVE_INT, dest="vq_residual_filters", help="residual block width (default: VQVAE.conv\'s)")
-    p.add_argument("--downsamplings", type=POSITIVE_INT, dest="vq_num_downsamplings", help="stride-2 steps (default: VQVAE.conv\'s)")
-    p.add_argument("--residual-blocks", type=COUNT, dest="vq_num_residual_blocks", help="residual blocks per network (default: VQVAE.conv\'s)")
-    p.add_argument("--commitment-cost", type=_number(float, 0), dest="vq_commitment_cost", help="beta (default: VQVAE.conv\'s)")
-    p.add_argument("--decay", type=_number(float, 0, 1, high_open=True), dest="vq_decay", help="EMA decay (default: VQVAE.conv\'s)")
-    p.add_argument("--dead-code-steps", type=POSITIVE_INT, dest="vq_dead_code_steps",
-                   help="restart codes unused this many steps (default: VQVAE.conv\'s)")
+    _model_flag(p, "VQVAE.conv", "--quantizer", "vq_quantizer", "codebook by gradient or EMA", choices=["vq", "ema"])
+    _model_flag(p, "VQVAE.conv", "--num-embeddings", "vq_num_embeddings", "codebook size", type=_number(int, 2))
+    _model_flag(p, "VQVAE.conv", "--embedding-dim", "vq_embedding_dim", "code size", type=POSITIVE_INT)
+    _model_flag(p, "VQVAE.conv", "--hidden-filters", "vq_hidden_filters", "conv width", type=POSITIVE_INT)
+    _model_flag(p, "VQVAE.conv", "--residual-filters", "vq_residual_filters", "residual block width", type=POSITIVE_INT)
+    _model_flag(p, "VQVAE.conv", "--downsamplings", "vq_num_downsamplings", "stride-2 steps", type=POSITIVE_INT)
+    _model_flag(p, "VQVAE.conv", "--residual-blocks", "vq_num_residual_blocks", "residual blocks per network",
+                type=COUNT)
+    _model_flag(p, "VQVAE.conv", "--commitment-cost", "vq_commitment_cost", "beta", type=_number(float, 0))
+    _model_flag(p, "VQVAE.conv", "--decay", "vq_decay", "EMA decay", type=_number(float, 0, 1, high_open=True))
+    _model_flag(p, "VQVAE.conv", "--dead-code-steps", "vq_dead_code_steps", "restart codes unused this many steps",
+                type=POSITIVE_INT)
 
 
 def _add_prior_args(p, default_epochs):
-    p.add_argument("--prior-filters", type=POSITIVE_INT, dest="pixelcnn_filters", help="prior channels (default: PixelCNNPrior\'s)")
-    p.add_argument("--prior-layers", type=POSITIVE_INT, dest="pixelcnn_num_layers", help="gated blocks (default: PixelCNNPrior\'s)")
-    p.add_argument("--prior-kernel-size", type=_number(int, 1, odd=True), dest="pixelcnn_kernel_size",
-                   help="kernel width (odd) (default: PixelCNNPrior\'s)")
+    _model_flag(p, "PixelCNNPrior", "--prior-filters", "pixelcnn_filters", "prior channels", type=POSITIVE_INT)
+    _model_flag(p, "PixelCNNPrior", "--prior-layers", "pixelcnn_num_layers", "gated blocks", type=POSITIVE_INT)
+    _model_flag(p, "PixelCNNPrior", "--prior-kernel-size", "pixelcnn_kernel_size", "kernel width (odd)",
+                type=_number(int, 1, odd=True))
     if default_epochs is not None:
         p.add_argument("--prior-epochs", type=COUNT, default=default_epochs, help="prior epochs")
 
@@ -229,9 +240,9 @@ def _model_args(a, prefix):
 
 
 def _callbacks(a, kind, say):
-    from tfvae import callbacks, data
-
     import keras
+
+    from tfvae import callbacks, data
 
     out = []
     logs = os.path.join(a.output_dir, "logs") if a.tensorboard else None
@@ -241,8 +252,8 @@ def _callbacks(a, kind, say):
         out.append(keras.callbacks.EarlyStopping("val_loss", min_delta=a.min_delta, patience=a.early_stopping,
                                                  verbose=int(a.verbose > 0)))
     if a.reduce_lr:
-        out.append(keras.callbacks.ReduceLROnPlateau("val_loss", factor=0.5, patience=a.reduce_lr, min_delta=a.min_delta,
-                                                     verbose=int(a.verbose > 0)))
+        out.append(keras.callbacks.ReduceLROnPlateau("val_loss", factor=0.5, patience=a.reduce_lr,
+                                                     min_delta=a.min_delta, verbose=int(a.verbose > 0)))
     if a.image_every and kind in ("vae", "cvae", "vqvae"):
         test = data.load_arrays(a.dataset, "test", with_labels=kind == "cvae", limit=16)
         images, labels = test if kind == "cvae" else (test, None)
@@ -270,15 +281,14 @@ def _train(a):
     return _train_prior(a)
 
 
-def _fit_config(a, kind, default_batch_size, **changes):
+def _fit_config(a, kind, default_batch_size):
     from tfvae.training import FitConfig
 
     say = print if a.verbose else (lambda *x, **k: None)
-    config = FitConfig(epochs=a.epochs, batch_size=a.batch_size or default_batch_size, learning_rate=a.learning_rate,
-                       train_examples=a.train_examples, seed=a.seed, verbose=a.verbose,
-                       checkpoint_dir=os.path.join(a.output_dir, "checkpoints"), resume=a.resume,
-                       callbacks=tuple(_callbacks(a, kind, say)))
-    return dataclasses.replace(config, **changes)
+    return FitConfig(epochs=a.epochs, batch_size=a.batch_size or default_batch_size, learning_rate=a.learning_rate,
+                     train_examples=a.train_examples, seed=a.seed, verbose=a.verbose,
+                     checkpoint_dir=os.path.join(a.output_dir, "checkpoints"), resume=a.resume,
+                     callbacks=tuple(_callbacks(a, kind, say)))
 
 
 def _test_data(dataset, with_labels, binarize=False, seed=0):
@@ -311,8 +321,8 @@ def _train_vae(a):
         model_args["num_classes"] = info.num_classes
     x_test, y_test, test_ds = _test_data(a.dataset, a.conditional, a.binarize, a.seed)
     report = _epoch_report(config.epochs, {"loss": "-ELBO"}, " nats", config)
-    trained = training.train_vae(a.dataset, model_args, dataclasses.replace(config, callbacks=(report, *config.callbacks)),
-                                 a.architecture, a.binarize, test_ds)
+    config = dataclasses.replace(config, callbacks=(report, *config.callbacks))
+    trained = training.train_vae(a.dataset, model_args, config, a.architecture, a.binarize, test_ds)
     results = {"dataset": a.dataset, "architecture": a.architecture, "latent_dim": trained.model.latent_dim,
                "epochs": a.epochs, "train_seconds": round(trained.seconds, 1)}
     results.update(reporting.vae_figures(trained, test_ds, x_test, y_test, a.iw_samples, a.iw_examples, a.seed,
@@ -323,6 +333,7 @@ def _train_vae(a):
 
 def _train_vqvae(a):
     import numpy as np
+    import tensorflow as tf
 
     from tfvae import data, generative, images, reporting, training
     from tfvae.models.vqvae import QUANTIZERS
@@ -332,9 +343,10 @@ def _train_vqvae(a):
     if a.conditional and not info.num_classes:
         raise ValueError(f"{a.dataset!r} has no labels; received --conditional.")
     config = _fit_config(a, "vqvae", 128)
-    x_test, _, test_ds = _test_data(a.dataset, False)
+    x_test, y_test, _ = _test_data(a.dataset, a.conditional)
+    test_ds = tf.data.Dataset.from_tensor_slices(x_test).batch(500)  # the VQ-VAE sees images only
     report = _epoch_report(config.epochs, {"reconstruction": "normalised MSE", "perplexity": "perplexity",
-                                                    "codebook_usage": "usage"}, "", config)
+                                           "codebook_usage": "usage"}, "", config)
     vq_config = config.stage("vqvae", callbacks=(report, *config.callbacks))
     trained = training.train_vqvae(a.dataset, _model_args(a, "vq_"), vq_config, test_ds)
     vqvae = trained.model
@@ -351,7 +363,6 @@ def _train_vqvae(a):
     prior_config = config.stage("prior", epochs=a.prior_epochs, callbacks=())
     prior, prior_results = _fit_prior(a, vqvae, prior_config, a.conditional)
     results.update(prior_results)
-    x_test, y_test, _ = _test_data(a.dataset, a.conditional)
     results.update(reporting.two_stage_figures(vqvae, prior, x_test, y_test,
                                                data.load_arrays(a.dataset, config.split, limit=10_000)))
     labels = None
@@ -386,8 +397,8 @@ def _fit_prior(a, vqvae, config, conditional):
         model_args["num_classes"] = data.dataset_info(a.dataset).num_classes
     test_ds = tf.data.Dataset.from_tensor_slices((vc, vl) if conditional else vc).batch(config.batch_size)
     report = _epoch_report(config.epochs, {"loss": "nats/grid", "bits_per_code": "bits/code"}, "", config)
-    trained = training.train_prior(vqvae, tc, model_args, dataclasses.replace(config, callbacks=(report,)), tl,
-                                   test_ds)
+    config = dataclasses.replace(config, callbacks=(report, *config.callbacks))
+    trained = training.train_prior(vqvae, tc, model_args, config, tl, test_ds)
     results = {"prior_epochs": config.epochs, "prior_train_seconds": round(trained.seconds, 1)}
     results.update(reporting.prior_figures(trained, test_ds))
     return trained.model, results
@@ -421,7 +432,7 @@ def _finish(a, model, results, written, config, prior=None):
 def _epoch_report(epochs, metrics, unit, config):
     from tfvae.callbacks import EpochReport
 
-    return EpochReport(epochs, metrics, unit=unit, printer=config.say if config.verbose else (lambda *x, **k: None))
+    return EpochReport(epochs, metrics, unit=unit, printer=config.say)
 
 
 def _evaluate(a):

@@ -79,8 +79,11 @@ VALUE_RANGES = tuple(_VALUE_BOUNDS)  # "unit": [0, 1]; "centered": [-0.5, 0.5]
 
 
 def epoch_seed(seed, epoch):
-    """The one int derived from (seed, epoch) that seeds everything random in that epoch."""
-    return int(seed) * 1_000_003 + int(epoch)
+    """The one int derived from (seed, epoch) that seeds everything random in that epoch.
+
+    Plain arithmetic, so that it also works on int64 tensors inside a tf.data pipeline.
+    """
+    return seed * 1_000_003 + epoch
 
 
 def _pixel_scale(info):
@@ -449,7 +452,7 @@ class EpochData:
                 if scale is not None:
                     x = tf.cast(x, tf.float32) / scale
                 if self.binarize == "dynamic":
-                    draw = tf.random.stateless_uniform(tf.shape(x), seed=tf.stack([key[0] * 1_000_003 + epoch, index]))
+                    draw = tf.random.stateless_uniform(tf.shape(x), seed=tf.stack([epoch_seed(seed, epoch), index]))
                     x = tf.cast(draw < x, tf.float32)
                 if self.value_range == "centered":
                     x = x - 0.5

@@ -39,7 +39,7 @@ class EpochSeed(keras.callbacks.Callback):
         self.seed = int(seed)
 
     def on_epoch_begin(self, epoch, logs=None):
-        keras.utils.set_random_seed(epoch_seed(self.seed, epoch))
+        keras.utils.set_random_seed(epoch_seed(self.seed, int(epoch)))
         for i, state in enumerate(_compat.seed_generator_states(self.model)):
             first = zlib.crc32(f"{self.seed}/{epoch}/{i}".encode())
             state.assign(np.array([first, 0], dtype=state.dtype))

@@ -9,8 +9,8 @@ import tensorflow as tf
 from keras import ops
 
 from tfvae import losses
-from tfvae._checks import (check_image_batch, check_labels, check_num_classes, check_positive_number, check_replica_batch,
-                           check_value_range)
+from tfvae._checks import (check_image_batch, check_labels, check_num_classes, check_positive_number,
+                           check_replica_batch, check_value_range)
 from tfvae.layers.gaussian_sampler import GaussianSampler
 from tfvae.models import _signatures, networks
 from tfvae.models._checked_model import CheckedModel
@@ -420,8 +420,11 @@ class VAE(CheckedModel):
         kl = losses.gaussian_kl(mean, log_var, self._prior_mean(labels))
         return reconstruction, kl
 
-    def _checked(self, x, labels, who):
-        """Validated float images and int32 labels (labels None for the plain VAE)."""
+    def _checked(self, x, labels, who, require_labels=None):
+        """Validated float images and int32 labels (labels None for the plain VAE).
+
+        `require_labels`: whether labels must be given; None: where the networks see them.
+        """
         self._require_built(who)
         if not self.validate_inputs:
             x = tf.convert_to_tensor(x)
@@ -429,7 +432,7 @@ class VAE(CheckedModel):
         value_range = None if self.likelihood == "gaussian" else (0.0, 1.0)
         levels = NUM_LEVELS if self.likelihood == "discretized_gaussian" else None
         x = check_image_batch(x, self.image_shape, value_range, who, levels=levels)
-        return x, self._check_labels(labels, x.shape[0], who)
+        return x, self._check_labels(labels, x.shape[0], who, require_labels)
 
     def _kl_weight(self):
         if self.kl_warmup_steps <= 0:
@@ -549,9 +552,8 @@ class VAE(CheckedModel):
         if chunk_size is not None and (not isinstance(chunk_size, numbers.Integral) or chunk_size < 1):
             raise ValueError(f"`chunk_size` must be a positive int or None; received chunk_size={chunk_size!r}.")
         who = f"{type(self).__name__}.log_likelihood"
-        x, labels = self._checked(x, labels, who)
         # log p(x|y) needs y wherever the label enters the model, the prior included.
-        labels = self._check_labels(labels, x.shape[0], who, required=self.num_classes is not None)
+        x, labels = self._checked(x, labels, who, require_labels=self.num_classes is not None)
         if seed is None:
             seed = int(np.random.randint(0, 2**31 - 1))
         if self._iw_fn is None:
