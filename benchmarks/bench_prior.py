@@ -1,54 +1,140 @@
-"""Benchmark of the PixelCNN prior on the 7x7-code MNIST setting.
+"""PixelCNN prior: sampling speed against the naive loop and the compute floor; prior quality.
 
-    python benchmarks/bench_prior.py                        # VQ-VAE 4 epochs, prior 5 epochs
-    python benchmarks/bench_prior.py --prior-epochs 30      # the keras.io example's budget
+    python benchmarks/bench_prior.py                 # sampling speed (a few minutes)
+    python benchmarks/bench_prior.py --quality       # also: train a VQ-VAE and a prior on MNIST, test NLL
 
-Trains a VQ-VAE on MNIST (7x7 grid, 128 codes of size 16), encodes the data,
-trains the gated PixelCNN prior on the codes and prints its test nats per code.
-Then times sampling a batch of 16 grids, in this one process and after a
-warm-up, with: our compiled, row-cached sampler (`prior.sample`), without
-and with XLA (`jit_compile=False` / `True`); the naive
-loop with one compiled full forward pass per position (`prior.sample_naive`);
-and the keras.io example's way, one `predict` call per position. Times are
-medians over --repeats runs; ratios are against our sampler. The keras.io
-example's prior reaches 1.0336 nats per code (validation) after 30 epochs.
+Sampling speed, for two priors with seeded random weights (speed does not
+depend on what the weights are): the default `PixelCNNPrior((7, 7), 64)` (8
+gated blocks of 64 filters, the issue's setting) and the same network on
+16x16 grids, where caching matters most. For batches of 16 and 256 grids:
+
+* first call: a fresh prior's first `sample(n)` (jit_compile="auto": the graph
+  sampler while XLA compiles in a background thread), its first call with
+  `jit_compile=True` (XLA compilation included), and the naive loop's first call;
+* warm (median of --repeats after a warm-up): `sample` with XLA, without XLA,
+  and the naive loop (`sample_naive`: one compiled full forward pass per position);
+* the floor: one compiled full forward pass over the n grids, timed the same
+  way, and its multiply-adds counted from the layers. Ancestral sampling must
+  compute every position of every stack once, about one full pass, so "warm /
+  one pass" says how far a sampler is from the floor;
+* a new batch size (n + 1, in the same bucket) after the warm calls: no new
+  compilation (the XLA sampler's trace count is printed).
+
+Then the exported `sample` signature of a SavedModel (a `VQVAE` with the default
+prior): first call and warm, loaded with `tf.saved_model.load`. Every sampler
+is checked to give the naive loop's grids for the seed.
 """
 
 import argparse
 import os
 import statistics
 import sys
+import tempfile
+import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
 
-# The keras.io example's PixelCNN: a 7x7 mask-"A" convolution of 128 filters on one-hot codes, two
-# residual blocks (1x1, 3x3 mask "B" of 64, 1x1), two 1x1 mask-"B" layers and a 1x1 output to 128 codes.
-KERAS_IO_PRIOR_PARAMS = (7 * 7 * 128 * 128 + 128) + 2 * ((128 * 128 + 128) + (3 * 3 * 128 * 64 + 64)
-                                                          + (64 * 128 + 128)) + 3 * (128 * 128 + 128)
+def _seconds(fn):
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
 
 
 def _median_seconds(fn, repeats):
-    fn()  # warm-up: tracing and first-call costs are not sampling time
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    fn()  # warm-up: tracing and first-call costs are not this figure
+    return statistics.median(_seconds(fn) for _ in range(repeats))
 
 
-def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--vqvae-epochs", type=int, default=4)
-    p.add_argument("--prior-epochs", type=int, default=5)
-    p.add_argument("--prior-filters", type=int, default=64)
-    p.add_argument("--prior-layers", type=int, default=6)
-    p.add_argument("--repeats", type=int, default=5)
-    p.add_argument("--seed", type=int, default=0)
-    args = p.parse_args(argv)
+def _wait_for_background_compilations():
+    for thread in threading.enumerate():
+        if thread.name.startswith("tfvae-xla-sampler"):
+            thread.join()
 
+
+def _multiply_adds_per_position(prior):
+    """Multiply-adds of one full forward pass per grid position, with the causal (cropped) kernels."""
+    import numpy as np
+
+    total = 0
+    for block in prior.blocks:
+        for conv in (block.v_conv, block.h_conv):
+            total += int(np.prod(conv.causal_kernel().shape))
+        for conv in (block.v_to_h, block.h_out, block.skip):
+            total += int(np.prod(conv.kernel.shape))
+    total += int(np.prod(prior.head_hidden.kernel.shape)) + int(np.prod(prior.head_logits.kernel.shape))
+    return total
+
+
+def sampling(grid, repeats, seed, sizes):
+    import keras
+    import numpy as np
+    import tensorflow as tf
+
+    import tfvae
+
+    def fresh():
+        keras.utils.set_random_seed(seed)
+        return tfvae.PixelCNNPrior(grid, 64)
+
+    rows = []
+    positions = grid[0] * grid[1]
+    for n in sizes:
+        codes = np.zeros((n, *grid), np.int32)
+        # First calls, each on a fresh prior (fresh compiled functions); TensorFlow itself is warm.
+        prior = fresh()
+        prior(codes)
+        first_auto = _seconds(lambda: prior.sample(n, seed=seed))
+        _wait_for_background_compilations()
+        first_xla = _seconds(lambda: fresh().sample(n, seed=seed, jit_compile=True))
+        naive_prior = fresh()
+        naive_prior(codes)
+        naive_first = _seconds(lambda: naive_prior.sample_naive(n, seed=seed))
+        # Warm.
+        xla = _median_seconds(lambda: prior.sample(n, seed=seed, jit_compile=True), repeats)
+        plain = _median_seconds(lambda: prior.sample(n, seed=seed, jit_compile=False), repeats)
+        auto = _median_seconds(lambda: prior.sample(n, seed=seed), repeats)
+        naive_repeats = repeats if n * positions <= 16 * 49 else 1
+        naive = _median_seconds(lambda: naive_prior.sample_naive(n, seed=seed), naive_repeats)
+        full_pass_fn = tf.function(lambda c: prior(c), reduce_retracing=True)
+        full_pass = _median_seconds(lambda: full_pass_fn(tf.constant(codes)), repeats)
+        traces = prior._sampler.xla.experimental_get_tracing_count()
+        later = _seconds(lambda: prior.sample(n + 1, seed=seed))
+        recompiled = prior._sampler.xla.experimental_get_tracing_count() != traces
+        reference = naive_prior.sample_naive(n, seed=seed).numpy()
+        same = all(np.array_equal(reference, prior.sample(n, seed=seed, jit_compile=jit).numpy())
+                   for jit in (True, False, "auto"))
+        rows.append(dict(grid=grid, n=n, first_auto=first_auto, first_xla=first_xla, naive_first=naive_first,
+                         xla=xla, plain=plain, auto=auto, naive=naive, naive_repeats=naive_repeats,
+                         full_pass=full_pass, later=later, recompiled=recompiled, same=same,
+                         flops=2 * _multiply_adds_per_position(prior) * positions * n))
+        print(f"  {grid[0]}x{grid[1]}, {n} grids done", file=sys.stderr, flush=True)
+    return rows
+
+
+def exported(repeats, seed):
+    import keras
+    import numpy as np
+    import tensorflow as tf
+
+    import tfvae
+
+    keras.utils.set_random_seed(seed)
+    vqvae = tfvae.VQVAE.conv((28, 28, 1), num_embeddings=64, embedding_dim=16, seed=seed)
+    prior = tfvae.PixelCNNPrior(vqvae.grid_shape, 64)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = tfvae.export.export_saved_model(vqvae, tmp, prior=prior)
+        loaded = tf.saved_model.load(path)
+        sample = loaded.signatures["sample"]
+        seeds = tf.constant(np.arange(16), tf.int64)
+        first = _seconds(lambda: sample(seed=seeds))
+        warm = _median_seconds(lambda: sample(seed=seeds), repeats)
+        other = _seconds(lambda: sample(seed=tf.constant(np.arange(17), tf.int64)))
+    return dict(first=first, warm=warm, other=other)
+
+
+def quality(args):
     import numpy as np
     import tensorflow as tf
 
@@ -61,56 +147,67 @@ def main(argv=None):
     vqvae, vq_results = vq.model, reporting.vqvae_figures(vq, test_images)
     (train_codes, _), (test_codes, _) = training.encode_splits(vqvae, "mnist")
     test_ds = tf.data.Dataset.from_tensor_slices(test_codes).batch(128)
-    trained = training.train_prior(vqvae, train_codes, dict(filters=args.prior_filters, num_layers=args.prior_layers),
+    trained = training.train_prior(vqvae, train_codes, dict(filters=64, num_layers=6),
                                    training.FitConfig(epochs=args.prior_epochs, seed=args.seed, verbose=0),
                                    validation_data=test_ds)
-    prior, results = trained.model, reporting.prior_figures(trained, test_ds)
-    print(f"bench_prior: MNIST, VQ-VAE {args.vqvae_epochs} epochs (test nMSE {vq_results['test_reconstruction']:.4f}), "
-          f"prior {args.prior_layers} gated blocks x {args.prior_filters} filters, {args.prior_epochs} epochs, "
-          f"{prior.count_params():,} parameters, {os.cpu_count()} CPUs")
-    # Baseline on the same codes: independent codes with the training set's code frequencies. Nats per
-    # code depend on how many codes the VQ-VAE uses, so only a baseline on the same codes says what the
-    # prior learned; the keras.io figure comes from another VQ-VAE's codes.
+    results = reporting.prior_figures(trained, test_ds)
     counts = np.bincount(train_codes.reshape(-1), minlength=vqvae.num_embeddings) + 1.0  # add-one smoothing
-    log_freq = np.log(counts / counts.sum())
-    unigram = float(-log_freq[test_codes.reshape(-1)].mean())
+    unigram = float(-np.log(counts / counts.sum())[test_codes.reshape(-1)].mean())
+    print(f"\nquality: MNIST, VQ-VAE {args.vqvae_epochs} epochs (test nMSE {vq_results['test_reconstruction']:.4f}, "
+          f"usage {vq_results['test_codebook_usage']:.3f}, perplexity {vq_results['test_perplexity']:.1f}); prior 6 "
+          f"gated blocks x 64 filters, {args.prior_epochs} epochs, {trained.model.count_params():,} parameters, "
+          f"{trained.seconds:.0f} s")
     print(f"prior test NLL: {results['prior_test_nats_per_code']:.4f} nats per code "
-          f"({results['prior_test_bits_per_code']:.4f} bits per code); train {results['prior_train_nats_per_code']:.4f}")
-    print(f"baseline on the same test codes, independent codes with training frequencies: {unigram:.4f} nats per code; "
-          f"VQ-VAE test codebook usage {vq_results['test_codebook_usage']:.3f}, perplexity {vq_results['test_perplexity']:.1f}")
-    print(f"keras.io example (its own VQ-VAE's codes): 1.0336 nats per code after 30 epochs, "
-          f"{KERAS_IO_PRIOR_PARAMS:,} parameters (ours: {prior.count_params() / KERAS_IO_PRIOR_PARAMS:.2f}x)")
+          f"({results['prior_test_bits_per_code']:.4f} bits); train {results['prior_train_nats_per_code']:.4f}")
+    print(f"baseline on the same test codes, independent codes with training frequencies: {unigram:.4f} nats per code")
 
-    n = 16
-    height, width = prior.grid_shape
 
-    def keras_io_style():
-        codes = np.zeros((n, height, width), np.int32)
-        for position in range(height * width):
-            i, j = divmod(position, width)
-            logits = prior.predict(codes, verbose=0)[:, i, j]
-            codes[:, i, j] = tf.random.stateless_categorical(logits, 1, seed=[args.seed, position])[:, 0].numpy()
-        return codes
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--sizes", type=int, nargs="+", default=[16, 256])
+    p.add_argument("--quality", action="store_true", help="also train a VQ-VAE and a prior and report test NLL")
+    p.add_argument("--vqvae-epochs", type=int, default=4)
+    p.add_argument("--prior-epochs", type=int, default=5)
+    args = p.parse_args(argv)
 
-    ours = _median_seconds(lambda: prior.sample(n, seed=args.seed, jit_compile=False), args.repeats)
-    xla = _median_seconds(lambda: prior.sample(n, seed=args.seed, jit_compile=True), args.repeats)
-    large = {jit: _median_seconds(lambda jit=jit: prior.sample(256, seed=args.seed, jit_compile=jit), args.repeats)
-             for jit in (False, True)}
-    naive = _median_seconds(lambda: prior.sample_naive(n, seed=args.seed), args.repeats)
-    predict = _median_seconds(keras_io_style, max(1, args.repeats // 2))
-    reference = prior.sample(n, seed=args.seed, jit_compile=False).numpy()
-    same = np.array_equal(reference, prior.sample_naive(n, seed=args.seed).numpy())
-    same_xla = np.array_equal(reference, prior.sample(n, seed=args.seed, jit_compile=True).numpy())
-    print(f"\nsampling a batch of {n} grids of {height}x{width} codes (median of {args.repeats} runs after a warm-up):")
-    print("| sampler | seconds per batch | slower than ours |")
-    print("|---|---|---|")
-    print(f"| ours: compiled while_loop, vertical stack cached per row, jit_compile=False | {ours:.3f} | 1.0x |")
-    print(f"| ours under XLA, jit_compile=True (the default) | {xla:.3f} | {xla / ours:.2f}x |")
-    print(f"| naive: one compiled full forward pass per position | {naive:.3f} | {naive / ours:.1f}x |")
-    print(f"| keras.io style: one predict() call per position | {predict:.3f} | {predict / ours:.1f}x |")
-    print(f"ours and naive give identical grids for the same seed: {same}; ours with and without XLA: {same_xla}")
-    print(f"a batch of 256 grids: {large[False]:.3f} s without XLA, {large[True]:.3f} s with XLA "
-          f"(XLA / no XLA: {large[True] / large[False]:.2f}x)")
+    import tensorflow as tf
+
+    import tfvae
+
+    gpus = tf.config.list_logical_devices("GPU")
+    device = gpus[0].name if gpus else f"CPU ({os.cpu_count()} cores)"
+    print(f"bench_prior: sampling from PixelCNNPrior(grid, 64) (8 gated blocks x 64 filters, kernel 3), seeded "
+          f"random weights; device {device}")
+    # TensorFlow's own first-use costs are not any sampler's.
+    warm = tfvae.PixelCNNPrior((2, 2), 4, num_layers=1)
+    warm.sample_naive(1, seed=0)
+    warm.sample(1, seed=0, jit_compile=True)
+
+    rows = sampling((7, 7), args.repeats, args.seed, args.sizes)
+    rows += sampling((16, 16), args.repeats, args.seed, args.sizes)
+    print(f"\nwarm: median of {args.repeats} calls after a warm-up (the naive loop on 16x16 grids: one call); "
+          "seconds per batch:")
+    print("| grid | grids | XLA (`jit_compile=True`) | graph (`False`) | \"auto\" | naive loop | naive / XLA "
+          "| one full pass | XLA / one pass | GFLOP of one pass |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        print(f"| {r['grid'][0]}x{r['grid'][1]} | {r['n']} | {r['xla']:.4f} | {r['plain']:.4f} | {r['auto']:.4f} "
+              f"| {r['naive']:.3f} | **{r['naive'] / r['xla']:.1f}x** | {r['full_pass']:.4f} "
+              f"| {r['xla'] / r['full_pass']:.1f} | {r['flops'] / 1e9:.3f} |")
+    print("\nfirst calls (fresh priors, TensorFlow warm), seconds; then a new batch size n + 1:")
+    print("| grid | grids | first `sample` (auto) | first with `jit_compile=True` | naive loop, first call "
+          "| naive loop, warm | n + 1 grids after warm calls | XLA retraced for n + 1 | grids equal the naive loop's |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        print(f"| {r['grid'][0]}x{r['grid'][1]} | {r['n']} | **{r['first_auto']:.3f}** | {r['first_xla']:.3f} "
+              f"| {r['naive_first']:.3f} | {r['naive']:.3f} | {r['later']:.4f} | {r['recompiled']} | {r['same']} |")
+    e = exported(args.repeats, args.seed)
+    print(f"\nexported SavedModel, `sample` signature of a VQVAE with the default prior, 16 seeds: first call "
+          f"{e['first']:.3f} s, warm {e['warm']:.4f} s, then 17 seeds {e['other']:.4f} s")
+    if args.quality:
+        quality(args)
 
 
 if __name__ == "__main__":

@@ -16,14 +16,27 @@ def test_mask_patterns():
     np.testing.assert_array_equal(causal_mask(1, 5, "A"), [[1, 1, 0, 0, 0]])
 
 
-def test_output_equals_conv_with_masked_kernel_and_kernel_is_untouched():
-    layer = MaskedConv2D(4, 5, mask_type="A")
-    x = rng.normal(size=(2, 6, 7, 3)).astype("float32")
-    y = layer(x).numpy()
-    kernel = layer.kernel.numpy()
-    assert np.any(kernel * (1 - causal_mask(5, 5, "A"))[:, :, None, None] != 0)  # the weight keeps its masked entries
-    ref = tf.nn.conv2d(x, kernel * causal_mask(5, 5, "A")[:, :, None, None], 1, "SAME") + layer.bias.numpy()
-    np.testing.assert_allclose(y, ref.numpy(), rtol=1e-5, atol=1e-5)
+@pytest.mark.parametrize("kernel_size", [5, (1, 3), (1, 5), (3, 1), (7, 7), (5, 3), 1])
+@pytest.mark.parametrize("mask_type", ["A", "B", "V"])
+def test_cropped_kernel_gives_the_conv_with_the_masked_full_kernel(kernel_size, mask_type):
+    """`call` convolves with the kept part of the kernel only; the result and the kernel's
+    gradient are those of `tf.nn.conv2d` with the full kernel times the mask."""
+    layer = MaskedConv2D(4, kernel_size, mask_type=mask_type)
+    x = tf.constant(rng.normal(size=(2, 6, 7, 3)).astype("float32"))
+    with tf.GradientTape(persistent=True) as tape:
+        y = layer(x)
+        mask = causal_mask(*layer.kernel_size, mask_type)[:, :, None, None]
+        ref = tf.nn.conv2d(x, layer.kernel * mask, 1, "SAME") + layer.bias
+        weights = tf.constant(rng.normal(size=y.shape).astype("float32"))
+        loss, ref_loss = tf.reduce_sum(y * weights), tf.reduce_sum(ref * weights)
+    np.testing.assert_allclose(y.numpy(), ref.numpy(), rtol=1e-5, atol=1e-5)
+    grad, ref_grad = tape.gradient(loss, layer.kernel).numpy(), tape.gradient(ref_loss, layer.kernel).numpy()
+    np.testing.assert_allclose(grad, ref_grad, rtol=1e-5, atol=1e-4)
+    assert np.all(grad * (1 - mask) == 0)
+    # The weight keeps its full size and its masked entries; fewer of them are multiplied.
+    assert layer.kernel.shape == (*layer.kernel_size, 3, 4)
+    assert np.all(mask) or np.any(layer.kernel.numpy() * (1 - mask) != 0)
+    assert layer.causal_kernel().shape[0] <= layer.kernel_size[0] // 2 + 1
 
 
 def _dependence(model, shape):

@@ -132,6 +132,81 @@ def test_samples_follow_the_model_distribution(temperature):
     np.testing.assert_array_equal(prior.sample_from_noise(noise, temperature).numpy(), grids)
 
 
+def _masked_reference_logits(prior, codes, labels=None):
+    """The prior's logits from the paper's formulation: full kernels times their masks,
+    'same' convolutions and an explicit one-row shift; independent of the cropped kernels."""
+    from tfvae.layers.masked_conv2d import causal_mask
+
+    def masked(conv, x):
+        mask = causal_mask(*conv.kernel_size, conv.mask_type)[:, :, None, None]
+        return tf.nn.conv2d(x, conv.kernel * mask, 1, "SAME") + conv.bias
+
+    def conv1x1(conv, x):
+        return tf.nn.conv2d(x, conv.kernel, 1, "VALID") + conv.bias
+
+    def gate(x):
+        a, b = tf.split(x, 2, axis=-1)
+        return tf.tanh(a) * tf.sigmoid(b)
+
+    v = h = tf.gather(prior.embedding.embeddings, codes)
+    one_hot = None if labels is None else tf.one_hot(labels, prior.num_classes)
+    skips = 0.0
+    for block in prior.blocks:
+        v_pre = masked(block.v_conv, v)
+        if one_hot is not None:
+            v_pre += tf.matmul(one_hot, block.v_label.kernel)[:, None, None]
+        shifted = tf.concat([tf.zeros_like(v_pre[:, :1]), v_pre[:, :-1]], axis=1)
+        h_pre = masked(block.h_conv, h) + conv1x1(block.v_to_h, shifted)
+        if one_hot is not None:
+            h_pre += tf.matmul(one_hot, block.h_label.kernel)[:, None, None]
+        gated = gate(h_pre)
+        out = conv1x1(block.h_out, gated) + (0.0 if block.first else h)
+        skips += conv1x1(block.skip, gated)
+        v, h = gate(v_pre), out
+    hidden = tf.nn.relu(conv1x1(prior.head_hidden, tf.nn.relu(skips + h)))
+    return conv1x1(prior.head_logits, hidden)
+
+
+@pytest.mark.parametrize("kernel_size, conditional", [(3, False), (5, True), (1, False)])
+def test_cropped_kernels_give_the_masked_networks_logits(kernel_size, conditional):
+    """The prior convolves with the kept part of each causal kernel only; its logits are
+    those of the masked full kernels (same weights), and its sampler the naive loop's."""
+    prior = _prior(kernel_size=kernel_size, num_classes=3 if conditional else None, num_layers=3)
+    codes = _codes(4)
+    labels = np.array([0, 2, 1, 1]) if conditional else None
+    logits = prior((codes, labels) if conditional else codes).numpy()
+    np.testing.assert_allclose(logits, _masked_reference_logits(prior, codes, labels).numpy(), rtol=1e-5, atol=1e-5)
+    fast = prior.sample(4, seed=3, labels=labels, jit_compile=False).numpy()
+    np.testing.assert_array_equal(fast, prior.sample_naive(4, seed=3, labels=labels).numpy())
+
+
+def _join_background_compilations():
+    import threading
+
+    for thread in threading.enumerate():
+        if thread.name.startswith("tfvae-xla-sampler"):
+            thread.join()
+
+
+def test_auto_sampler_never_waits_for_xla_and_later_sizes_do_not_recompile():
+    prior = _prior(num_layers=2)
+    first = prior.sample(3, seed=4).numpy()  # the graph sampler; XLA compiles for bucket 8 meanwhile
+    _join_background_compilations()
+    assert prior._sampler.compiled == {8}
+    # Bucket 8 is compiled: sizes up to 8 run under XLA, padded; none traces again.
+    for n in (3, 5, 8):
+        grids = prior.sample(n, seed=4).numpy()
+        np.testing.assert_array_equal(grids, prior.sample(n, seed=4, jit_compile=False).numpy())
+    np.testing.assert_array_equal(prior.sample(3, seed=4).numpy(), first)
+    assert prior._sampler.xla.experimental_get_tracing_count() == 1
+    assert prior._sampler.graph.experimental_get_tracing_count() == 1
+    # Larger requests go in chunks of the largest bucket; each grid depends only on its own noise.
+    noise = tf.random.stateless_uniform([1030, 20], seed=[1, 0], alg="philox")
+    chunked = prior._sampler(noise, tf.constant(1.0), tf.zeros([1030], tf.int32), True).numpy()
+    np.testing.assert_array_equal(chunked[1024:], prior.sample_from_noise(noise[1024:]).numpy())
+    _join_background_compilations()
+
+
 def test_xla_sampler_gives_the_same_grids():
     prior = _prior(num_classes=3)
     labels = np.array([0, 1, 2, 0])

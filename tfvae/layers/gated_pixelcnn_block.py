@@ -3,6 +3,7 @@
 import numbers
 
 import keras
+import tensorflow as tf
 from keras import layers, ops
 
 from tfvae.layers.masked_conv2d import MaskedConv2D
@@ -11,6 +12,11 @@ from tfvae.layers.masked_conv2d import MaskedConv2D
 def _gate(x):
     a, b = ops.split(x, 2, axis=-1)
     return ops.tanh(a) * ops.sigmoid(b)
+
+
+def _tf_gate(x):
+    a, b = tf.split(x, 2, axis=-1)
+    return tf.tanh(a) * tf.sigmoid(b)
 
 
 def shift_down(x):
@@ -36,8 +42,10 @@ class GatedPixelCNNBlock(keras.layers.Layer):
     input is the pixel itself) and a 1x1 skip output. With `num_classes`, a
     one-hot label adds a learned bias to both stacks' pre-activations.
 
-    `vertical` and `horizontal` are also callable on their own: a sampler caches
-    the vertical stack's rows and runs the horizontal stack on the current row only.
+    `vertical` and `horizontal` are also callable on their own, and
+    `vertical_step` / `horizontal_step` compute one row of the vertical stack and
+    one position of the horizontal stack from the few inputs their causal kernels
+    keep: an ancestral sampler then computes each position of each stack once.
 
     Args:
         filters: int. Channels of both stacks.
@@ -112,6 +120,92 @@ class GatedPixelCNNBlock(keras.layers.Layer):
         if not self.first:
             out = out + h
         return out, self.skip(gated)
+
+    # The step methods below are written in TensorFlow ops, not keras.ops: they run inside
+    # tf.while_loops that are traced at a sampler's first call, and raw ops trace in about
+    # half the time (fewer helper ops per call), which is most of that first call.
+    def step_weights(self, label=None, dtype="float32"):
+        """What `vertical_step` and `horizontal_step` use, read and cast once.
+
+        The kept part of each causal kernel (`MaskedConv2D.causal_kernel`), the
+        1x1 convolutions as matrices (the horizontal output and skip side by side,
+        one product for both) and the label's biases, so that a sampling loop
+        reads no variable and casts nothing per position.
+
+        Args:
+            label: one-hot `(B, num_classes)` or None.
+            dtype: the compute dtype.
+
+        Returns:
+            dict of tensors.
+        """
+        def cast(x):
+            return tf.cast(x, dtype)
+
+        v_bias = cast(self.v_conv.bias)
+        feed_bias = cast(self.v_to_h.bias) + cast(self.h_conv.bias)
+        if self.num_classes is not None and label is not None:
+            v_bias = v_bias + cast(tf.matmul(label, self.v_label.kernel))[:, None, None, :]
+            feed_bias = feed_bias + cast(tf.matmul(label, self.h_label.kernel))[:, None, :]
+        h_kernel = cast(self.h_conv.causal_kernel())
+        return {
+            "v_kernel": cast(self.v_conv.causal_kernel()),
+            "v_bias": v_bias,
+            "v_to_h": cast(self.v_to_h.kernel[0, 0]),
+            # The feed's bias and the horizontal convolution's both enter every position: add them once per row.
+            "feed_bias": feed_bias,
+            "h_kernel": tf.reshape(h_kernel, [-1, h_kernel.shape[-1]]),
+            "out_skip": cast(tf.concat([self.h_out.kernel[0, 0], self.skip.kernel[0, 0]], axis=-1)),
+            "out_skip_bias": cast(tf.concat([self.h_out.bias, self.skip.bias], axis=-1)),
+        }
+
+    def vertical_step(self, rows, weights):
+        """The vertical stack on one row, from the rows above it only.
+
+        Args:
+            rows: `(B, kernel_size // 2 + 1, W, C)`, the newest rows of this block's
+                vertical input (zeros above the grid); the last is the row computed.
+            weights: `step_weights(...)`.
+
+        Returns:
+            `(v_out, feed)`, `(B, 1, W, filters)` and `(B, W, 2 * filters)`: this row of
+            the next block's vertical input, and what the horizontal stack adds on the
+            row *below* (the shift of `vertical`), its bias included.
+        """
+        half = self.kernel_size // 2
+        pre = tf.nn.conv2d(rows, weights["v_kernel"], 1, [[0, 0], [0, 0], [half, half], [0, 0]])
+        pre = pre + weights["v_bias"]
+        return _tf_gate(pre), self.first_feed(pre[:, 0], weights)
+
+    def first_feed(self, pre, weights):
+        """The horizontal feed `(B, W, 2 * filters)` of a row from the vertical pre-activation
+        `(B, W, 2 * filters)` of the row above it (zeros above the grid)."""
+        return tf.einsum("bwc,cd->bwd", pre, weights["v_to_h"]) + weights["feed_bias"]
+
+    def horizontal_step(self, previous, current, feed, weights):
+        """The horizontal stack at one position (i, j), from the positions left of it only.
+
+        Args:
+            previous: `(B, (kernel_size // 2) * C)`, this block's horizontal input at
+                columns j - kernel_size // 2 .. j - 1 side by side (zeros left of the grid).
+            current: `(B, C)`, its input at (i, j). The first block's mask "A" never
+                reads it (pass zeros); the others add it as the residual.
+            feed: `(B, 2 * filters)`, the feed at (i, j) (`vertical_step`).
+            weights: `step_weights(...)`.
+
+        Returns:
+            `(h_out, skip)`, each `(B, filters)`.
+        """
+        kernel = weights["h_kernel"]
+        # The kept columns start at j - kernel_size // 2: the first of the window.
+        window = tf.concat([previous, current], axis=-1)
+        if kernel.shape[0] < window.shape[-1]:
+            window = window[:, : kernel.shape[0]]
+        gated = _tf_gate(tf.matmul(window, kernel) + feed)
+        out, skip = tf.split(tf.matmul(gated, weights["out_skip"]) + weights["out_skip_bias"], 2, axis=-1)
+        if not self.first:
+            out = out + current
+        return out, skip
 
     def call(self, inputs):
         v, h = inputs[0], inputs[1]

@@ -35,13 +35,19 @@ def _all_ones(value):
 
 @keras.saving.register_keras_serializable(package="tfvae")
 class MaskedConv2D(keras.layers.Conv2D):
-    """`Conv2D` whose kernel is multiplied by a causal mask in every call.
+    """`Conv2D` that sees only the inputs before (i, j) in raster order.
 
     The masked convolution of van den Oord et al., *Pixel Recurrent Neural
     Networks* (2016): output (i, j) depends only on inputs that precede it in
-    raster order ("A"), or on those and (i, j) itself ("B"). The mask is a
-    constant applied in `call`; the kernel weight itself is never modified, so
-    optimisers, checkpoints and weight decay see an ordinary kernel.
+    raster order ("A"), or on those and (i, j) itself ("B"). The kernel weight
+    has the full `kernel_size` and is never modified, so optimisers,
+    checkpoints and weight decay see an ordinary kernel; `call` convolves with
+    its causal part only: the rows below the centre (and, for a one-row
+    kernel, the columns right of it) are cropped away with matching one-sided
+    padding instead of being multiplied by zeros, so no multiply-add is spent on
+    them, and the mask multiplies only what is left of it (the centre row of a
+    k x k "A"/"B" kernel). The result equals the convolution with the masked
+    full kernel.
 
     Args:
         filters: int. Output channels.
@@ -78,12 +84,43 @@ class MaskedConv2D(keras.layers.Conv2D):
 
     def build(self, input_shape):
         super().build(input_shape)
-        mask = causal_mask(*self.kernel_size, self.mask_type)
-        self._mask = mask[:, :, None, None]
+        kh, kw = self.kernel_size
+        mask = causal_mask(kh, kw, self.mask_type)
+        rows = np.flatnonzero(mask.any(axis=1))
+        cols = np.flatnonzero(mask.any(axis=0))
+        # The smallest box at the top left holding every kept entry (a 1x1 "A"
+        # kernel keeps nothing: its box is the centre, masked to zero).
+        self._rows = int(rows.max()) + 1 if rows.size else 1
+        self._cols = int(cols.max()) + 1 if cols.size else 1
+        box = mask[: self._rows, : self._cols]
+        self._box_mask = None if box.all() else box[:, :, None, None]
+
+    def causal_kernel(self):
+        """The kernel entries the mask keeps: `kernel[:rows, :cols]` (times the mask where it is
+        not all ones), shape `(rows, cols, in, filters)`. Output (i, j) is the valid
+        convolution of this kernel with the inputs `i - kh // 2 .. i - kh // 2 + rows - 1` by
+        `j - kw // 2 .. j - kw // 2 + cols - 1`; `pad` gives those windows for every (i, j)."""
+        kernel = self.kernel[: self._rows, : self._cols]
+        if self._box_mask is not None:
+            kernel = kernel * ops.cast(self._box_mask, kernel.dtype)
+        return kernel
+
+    def pad(self, inputs):
+        """`inputs (B, H, W, C)` padded so that the valid convolution with `causal_kernel()`
+        gives `(B, H, W, filters)`: zeros above and left; below and right, padded or
+        cropped (when the kept entries stop above or left of the centre)."""
+        kh, kw = self.kernel_size
+        top, left = kh // 2, kw // 2
+        bottom, right = self._rows - 1 - top, self._cols - 1 - left
+        if bottom < 0:
+            inputs = inputs[:, :bottom]
+        if right < 0:
+            inputs = inputs[:, :, :right]
+        return ops.pad(inputs, ((0, 0), (top, max(bottom, 0)), (left, max(right, 0)), (0, 0)))
 
     def call(self, inputs):
-        kernel = self.kernel * ops.cast(self._mask, self.kernel.dtype)
-        outputs = ops.conv(inputs, kernel, strides=1, padding="same", data_format="channels_last")
+        outputs = ops.conv(self.pad(inputs), self.causal_kernel(), strides=1, padding="valid",
+                           data_format="channels_last")
         if self.use_bias:
             outputs = outputs + self.bias
         if self.activation is not None:

@@ -1,7 +1,9 @@
 """Gated PixelCNN prior over grids of discrete codes."""
 
+import atexit
 import math
 import numbers
+import threading
 
 import keras
 import numpy as np
@@ -15,10 +17,10 @@ from tfvae.models._checked_model import CheckedModel
 
 tfd = tfp.distributions
 
-# What `sample(jit_compile="auto")` means: XLA, the faster on CPU. For the
-# 6 x 64-filter prior of 7x7 grids it took about a third of the time for 16
-# grids and 0.7x for 256 (benchmarks/bench_prior.py, benchmarks/RESULTS.md).
-SAMPLE_JIT_COMPILE = True
+# Batch sizes the XLA sampler is compiled for: a request is padded up to the
+# next bucket and sliced, so that later batch sizes do not compile again;
+# larger requests go in chunks of the largest.
+SAMPLE_BUCKETS = (8, 16, 32, 64, 128, 256, 512, 1024)
 
 
 def _positive_int(name, value):
@@ -122,8 +124,7 @@ class PixelCNNPrior(CheckedModel):
         self.head_logits = layers.Conv2D(self.num_embeddings, 1, name="head_logits")
         self.loss_tracker = keras.metrics.Mean(name="loss")
         self.bits_tracker = keras.metrics.Mean(name="bits_per_code")
-        self._sample_fn = None
-        self._sample_fn_xla = None
+        self._sampler = _Sampler(self._sample_loop, math.prod(self.grid_shape))
         self._logits_fn = None
         self._image_shape = None  # a prior models code grids, not images
         self.build(self._input_shape())
@@ -273,29 +274,28 @@ class PixelCNNPrior(CheckedModel):
             seed: int or None. The same seed gives the same grids.
             temperature: float > 0. Divides the logits (< 1: sharper).
             labels: int, ints `(n,)` or None (conditional priors: classes in turn).
-            jit_compile: bool or "auto". Compile the sampler with XLA. "auto" is
-                `SAMPLE_JIT_COMPILE` (XLA), the faster of the two on CPU as measured
-                by `benchmarks/bench_prior.py`. Both give the same grids.
+            jit_compile: bool or "auto". True: the XLA sampler (on CPU about five
+                times as fast warm, but its first call for a batch bucket
+                compiles, about two seconds for the default prior). False: the
+                graph sampler, traced once for every batch size. "auto": XLA once
+                it is compiled for the request's bucket, the graph sampler until
+                then while XLA compiles in a background thread, so that no call
+                waits for a compilation (`benchmarks/bench_prior.py` prints both).
 
         Returns:
             int32 tensor `(n, h, w)`.
+
+        The two samplers compute the same numbers in different kernels; they gave
+        the same grids in every test and benchmark, but float rounding could in
+        principle move a draw that falls on a boundary of the inverse CDF. Pass
+        `jit_compile=True` or `False` when grids must be reproducible bit for bit
+        across calls.
         """
         who = f"{type(self).__name__}.sample"
         seed, temperature, labels = self._sample_args(n, seed, temperature, labels, who)
-        if jit_compile == "auto":
-            jit_compile = SAMPLE_JIT_COMPILE
-        if not isinstance(jit_compile, bool):
+        if jit_compile != "auto" and not isinstance(jit_compile, bool):
             raise ValueError(f"`jit_compile` must be True, False or 'auto'; received jit_compile={jit_compile!r}.")
-        # Two attributes, not a dict: Keras would track a dict of functions as model state.
-        if jit_compile:
-            if self._sample_fn_xla is None:
-                self._sample_fn_xla = tf.function(self._sample_loop, jit_compile=True)
-            sampler = self._sample_fn_xla
-        else:
-            if self._sample_fn is None:
-                self._sample_fn = tf.function(self._sample_loop, jit_compile=False, reduce_retracing=True)
-            sampler = self._sample_fn
-        return sampler(self._noise(n, seed), tf.constant(temperature, tf.float32), labels)
+        return self._sampler(self._noise(n, seed), tf.constant(temperature, tf.float32), labels, jit_compile)
 
     def _noise(self, n, seed):
         # Philox explicitly: the default algorithm differs between XLA and TF kernels,
@@ -315,32 +315,75 @@ class PixelCNNPrior(CheckedModel):
         return self._sample_loop(noise, tf.cast(temperature, tf.float32), labels)
 
     def _sample_loop(self, noise, temperature, labels):
+        """Ancestral sampling computing each position of each stack once.
+
+        A loop over rows holds, per block, the last `kernel_size // 2` rows of the
+        vertical stack's input and the horizontal feeds of the current row; a loop
+        over the row's columns holds, per block, the last `kernel_size // 2` inputs
+        of the horizontal stack. Each position then costs one position of every
+        horizontal stack and of the output head, each row one row of every
+        vertical stack: together one forward pass of the network. Weights are
+        read once, outside the loops (`GatedPixelCNNBlock.step_weights`).
+        """
         height, width = self.grid_shape
+        half, f = self.kernel_size // 2, self.filters
         n = tf.shape(noise)[0]
+
+        def shift_in(window, new, size, axis=-1):
+            """`window` without its oldest `size` entries along `axis`, `new` appended."""
+            if window.shape[axis] == size:  # kernel_size 3: the window is one entry
+                return new
+            if window.shape[axis] == 0:
+                return window
+            return tf.concat([window[:, size:] if axis == 1 else window[..., size:], new], axis=axis)
+
+        dtype = self.embedding.compute_dtype
         label = self._label(labels)
+        weights = [block.step_weights(label, dtype) for block in self.blocks]
+        table = ops.cast(self.embedding.embeddings, dtype)
+        hidden_kernel = ops.cast(self.head_hidden.kernel[0, 0], dtype)
+        hidden_bias = ops.cast(self.head_hidden.bias, dtype)
+        logits_kernel = ops.cast(self.head_logits.kernel[0, 0], dtype)
+        logits_bias = ops.cast(self.head_logits.bias, dtype)
+
+        def row_step(i, codes, v_rows, feeds):
+            def column_step(j, row_codes, h_previous):
+                x = tf.zeros(tf.stack([n, f]), dtype)  # mask "A": the first block never reads (i, j)
+                skips, new_previous = 0.0, []
+                for block, w, previous, feed in zip(self.blocks, weights, h_previous, feeds):
+                    out, skip = block.horizontal_step(previous, x, tf.gather(feed, j, axis=1), w)
+                    new_previous.append(shift_in(previous, x, f))
+                    skips, x = skips + skip, out
+                hidden = tf.nn.relu(tf.matmul(tf.nn.relu(skips + x), hidden_kernel) + hidden_bias)
+                logits = tf.matmul(hidden, logits_kernel) + logits_bias
+                drawn = _inverse_cdf_draw(logits, temperature, tf.gather(noise, i * width + j, axis=1))
+                row_codes = tf.where(tf.one_hot(j, width, on_value=True, off_value=False)[None], drawn[:, None],
+                                     row_codes)
+                # The first block's horizontal input at (i, j) is the code just drawn.
+                new_previous[0] = shift_in(h_previous[0], tf.gather(table, drawn), f)
+                return j + 1, row_codes, new_previous
+
+            h_previous = [tf.zeros(tf.stack([n, half * f]), dtype) for _ in self.blocks]
+            row_codes = tf.zeros(tf.stack([n, width]), tf.int32)
+            _, row_codes, _ = tf.while_loop(lambda j, *_: j < width, column_step, [0, row_codes, h_previous])
+            codes = tf.where(tf.one_hot(i, height, on_value=True, off_value=False)[None, :, None],
+                             row_codes[:, None], codes)
+            # The vertical stacks on row i, now final: the feeds of row i + 1.
+            x = tf.gather(table, row_codes)[:, None]
+            new_rows, new_feeds = [], []
+            for block, w, rows in zip(self.blocks, weights, v_rows):
+                window = tf.concat([rows, x], axis=1)
+                new_rows.append(shift_in(rows, x, 1, axis=1))
+                x, feed = block.vertical_step(window, w)
+                new_feeds.append(feed)
+            return i + 1, codes, new_rows, new_feeds
+
         codes = tf.zeros(tf.stack([n, height, width]), tf.int32)
-
-        # Rows and columns are picked with `tf.gather` of one index, not `x[:, i:i + 1]`:
-        # XLA cannot size a slice between two loop-dependent bounds (its compiler
-        # aborts the process on it); a gather's size is static.
-        def row_of(x, i):
-            return tf.gather(x, tf.reshape(i, [1]), axis=1)
-
-        def row_step(i, codes):
-            # Row i's feeds depend only on rows < i, all final by now: compute them once per row.
-            feeds = [row_of(feed, i) for feed in self._vertical(self.embedding(codes), label)]
-
-            def column_step(j, codes):
-                logits = self._horizontal(self.embedding(row_of(codes, i)), feeds, label)
-                logits = tf.gather(logits[:, 0], j, axis=1)
-                position = i * width + j
-                here = tf.reshape(tf.one_hot(position, height * width, on_value=True, off_value=False), [1, height, width])
-                drawn = _inverse_cdf_draw(logits, temperature, tf.gather(noise, position, axis=1))
-                return j + 1, tf.where(here, drawn[:, None, None], codes)
-
-            return i + 1, tf.while_loop(lambda j, c: j < width, column_step, [0, codes])[1]
-
-        return tf.while_loop(lambda i, c: i < height, row_step, [0, codes])[1]
+        v_rows = [tf.zeros(tf.stack([n, half, width, f]), dtype) for _ in self.blocks]
+        # Row 0's feed: the vertical stack above the grid is zeros (the shift of `vertical`).
+        above = tf.zeros(tf.stack([n, width, 2 * f]), dtype)
+        feeds = [block.first_feed(above, w) for block, w in zip(self.blocks, weights)]
+        return tf.while_loop(lambda i, *_: i < height, row_step, [0, codes, v_rows, feeds])[1]
 
     def sample_naive(self, n, seed=None, temperature=1.0, labels=None):
         """Reference sampler: a Python loop with one full forward pass per position.
@@ -371,3 +414,91 @@ class PixelCNNPrior(CheckedModel):
             "num_classes": self.num_classes,
             "validate_inputs": self.validate_inputs,
         }
+
+
+class _Sampler:
+    """A prior's two compiled samplers and the XLA buckets compiled so far.
+
+    A plain object, not a Keras one: Keras would track functions and sets
+    assigned to a model as model state.
+    """
+
+    def __init__(self, loop, positions):
+        specs = [tf.TensorSpec([None, positions], tf.float32), tf.TensorSpec([], tf.float32),
+                 tf.TensorSpec([None], tf.int32)]
+        self.graph = tf.function(loop, input_signature=specs, autograph=False)
+        self.xla = tf.function(loop, input_signature=specs, autograph=False, jit_compile=True)
+        self.compiled = set()
+        self.compiling = set()
+        self.lock = threading.Lock()
+        self.graph_instantiated = False
+
+    def run_graph(self, *args):
+        if self.graph_instantiated:
+            return self.graph(*args)
+        # Grappler rewrites a function's graph when it is first run. For this graph of
+        # small ops it took longer than it saves: the default prior's first call took
+        # 0.73 s with it against 0.33 s without, warm calls 0.062 s against 0.048 s
+        # (16 grids, 2-core CPU). The option is TensorFlow's global one, set for this
+        # first run only.
+        before = tf.config.optimizer.get_experimental_options().get("disable_meta_optimizer", False)
+        tf.config.optimizer.set_experimental_options({"disable_meta_optimizer": True})
+        try:
+            grids = self.graph(*args)
+        finally:
+            tf.config.optimizer.set_experimental_options({"disable_meta_optimizer": before})
+        self.graph_instantiated = True
+        return grids
+
+    def __call__(self, noise, temperature, labels, jit_compile):
+        if jit_compile is False:
+            return self.run_graph(noise, temperature, labels)
+        largest = SAMPLE_BUCKETS[-1]
+        pieces, background = [], []
+        for start in range(0, int(noise.shape[0]), largest):
+            piece_noise, piece_labels = noise[start:start + largest], labels[start:start + largest]
+            n = int(piece_noise.shape[0])
+            bucket = next(b for b in SAMPLE_BUCKETS if b >= n)
+            if jit_compile is True or bucket in self.compiled:
+                pad = bucket - n
+                grids = self.xla(tf.pad(piece_noise, [[0, pad], [0, 0]]), temperature,
+                                 tf.pad(piece_labels, [[0, pad]]))[:n]
+                self.compiled.add(bucket)
+            else:
+                grids = self.run_graph(piece_noise, temperature, piece_labels)
+                background.append(bucket)
+            pieces.append(grids)
+        # Compile after this call's own work, so that the two do not share the CPU.
+        for bucket in background:
+            self._compile_in_background(bucket)
+        return pieces[0] if len(pieces) == 1 else tf.concat(pieces, axis=0)
+
+    def _compile_in_background(self, bucket):
+        with self.lock:
+            if bucket in self.compiled or bucket in self.compiling:
+                return
+            self.compiling.add(bucket)
+
+        def compile_bucket():
+            try:
+                self.xla(tf.zeros([bucket, self.xla.input_signature[0].shape[1]]), tf.constant(1.0),
+                         tf.zeros([bucket], tf.int32))
+                with self.lock:
+                    self.compiled.add(bucket)
+            finally:
+                with self.lock:
+                    self.compiling.discard(bucket)
+
+        thread = threading.Thread(target=compile_bucket, name=f"tfvae-xla-sampler-{bucket}", daemon=True)
+        _BACKGROUND.append(thread)
+        thread.start()
+
+
+_BACKGROUND = []
+
+
+@atexit.register
+def _join_background_compilations():
+    # A thread still inside TensorFlow when the interpreter tears down can crash the process.
+    for thread in _BACKGROUND:
+        thread.join(timeout=120)
