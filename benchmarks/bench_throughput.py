@@ -19,7 +19,13 @@ trained on whole epochs fed by each pipeline, in turns with the same images as
 cached float batches (no input work at all): a ratio near 1 means the pipeline
 keeps up.
 
-Data: binarized MNIST and MNIST through TFDS (`TFDS_DATA_DIR`).
+Part 3, against hand-written trainers (`bench_trainers.py`, run from here
+too): tfvae's `fit` against a keras.io-style custom `train_step` model and a
+plain `tf.function` loop on the same networks (weights copied, gradients
+compared), and with its input checks off.
+
+Data: binarized MNIST and MNIST through TFDS (`TFDS_DATA_DIR`). Prints the
+device it ran on.
 """
 
 import argparse
@@ -180,11 +186,16 @@ def main(argv=None):
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--skip-pipeline", action="store_true")
     p.add_argument("--skip-models", action="store_true")
+    p.add_argument("--skip-trainers", action="store_true", help="skip part 3 (bench_trainers.py)")
     p.add_argument("--json", help="also write the figures to this JSON file")
     args = p.parse_args(argv)
 
+    import tensorflow as tf
+
+    gpus = tf.config.list_logical_devices("GPU")
+    device = gpus[0].name if gpus else f"CPU ({os.cpu_count()} cores)"
     print(f"bench_throughput: batch {args.batch_size}, {args.rounds} timed epochs per variant of about "
-          f"{args.seconds:g} s each, taken in turns; {os.cpu_count()} CPUs")
+          f"{args.seconds:g} s each, taken in turns; device {device}")
     results = {}
     if not args.skip_models:
         rows = model_throughput(args.models, args.seconds, args.rounds, args.batch_size, args.seed)
@@ -211,6 +222,11 @@ def main(argv=None):
         for name, r in end_to_end.items():
             print(f"| {name} | {r['median']:,.0f} | {r['median'] / baseline:.2f}x | {_thousands(r['epochs'])} |")
         results.update(pipelines=pipes, end_to_end=end_to_end)
+    if not args.skip_trainers:
+        import bench_trainers
+
+        print("\npart 3, against hand-written trainers:", flush=True)
+        bench_trainers.main(["--batch-size", str(args.batch_size), "--seed", str(args.seed)])
     if args.json:
         with open(args.json, "w") as f:
             json.dump(results, f, indent=1)

@@ -60,9 +60,10 @@ def check_image_batch(x, expected_shape, value_range, who, levels=None):
         shape_checks.append(tf.debugging.Assert(shape_ok, [
             f"{MARKER} {who}: expected images of shape (batch, {', '.join(map(str, expected))}); received shape",
             tf.shape(x)], summarize=16))
-    finite = tf.reduce_all(tf.math.is_finite(x))
+    eager = tf.executing_eagerly()
+    finite = tf.reduce_all(tf.math.is_finite(x)) if eager or value_range is None else None
     in_range = tf.constant(True)
-    if value_range is not None:
+    if value_range is not None and eager:
         low, high = value_range
         in_range = tf.logical_and(tf.reduce_min(x) >= low, tf.reduce_max(x) <= high)
     on_levels, levels_message = tf.constant(True), None
@@ -71,7 +72,7 @@ def check_image_batch(x, expected_shape, value_range, who, levels=None):
         on_levels = tf.reduce_max(tf.abs(scaled - tf.round(scaled))) <= 1e-3
         levels_message = (f"input values must be the {levels} levels k/{levels - 1} of [0, 1] (8-bit images "
                           "scaled by 1/255, as tfvae.data.load gives them)")
-    if tf.executing_eagerly():
+    if eager:
         if not bool(finite):
             bad = int(tf.reduce_sum(tf.cast(~tf.math.is_finite(x), tf.int32)))
             raise ValueError(f"{who}: input contains {bad} NaN or Inf values; expected finite values.")
@@ -83,23 +84,28 @@ def check_image_batch(x, expected_shape, value_range, who, levels=None):
         if not bool(on_levels):
             raise ValueError(f"{who}: {levels_message}; received values off those levels.")
         return x
-    checks = shape_checks + [
-        tf.debugging.Assert(
-            finite, [f"{MARKER} {who}: input contains NaN or Inf values; expected finite values."]
-        )
-    ]
+    # In a step: one pass over the batch decides whether it is good (NaN fails both
+    # comparisons); the separate checks that name what is wrong run only when it is not.
     if value_range is not None:
-        checks.append(
-            tf.debugging.Assert(
-                in_range,
-                [
-                    f"{MARKER} {who}: input values must lie between {value_range[0]} and {value_range[1]}; "
-                    "received min/max",
-                    tf.reduce_min(x),
-                    tf.reduce_max(x),
-                ],
-            )
-        )
+        good = tf.reduce_all((x >= value_range[0]) & (x <= value_range[1]))
+    else:
+        good = finite
+
+    def explain():
+        checks = [tf.debugging.Assert(
+            tf.reduce_all(tf.math.is_finite(x)),
+            [f"{MARKER} {who}: input contains NaN or Inf values; expected finite values."])]
+        if value_range is not None:
+            with tf.control_dependencies(checks):
+                low, high = tf.reduce_min(x), tf.reduce_max(x)
+                checks.append(tf.debugging.Assert(
+                    (low >= value_range[0]) & (high <= value_range[1]),
+                    [f"{MARKER} {who}: input values must lie between {value_range[0]} and {value_range[1]}; "
+                     "received min/max", low, high]))
+        with tf.control_dependencies(checks):
+            return tf.constant(False)
+
+    checks = shape_checks + [tf.cond(good, lambda: tf.constant(True), explain)]
     if levels is not None:
         checks.append(tf.debugging.Assert(on_levels, [f"{MARKER} {who}: {levels_message}; received values off them."]))
     with tf.control_dependencies(checks):

@@ -269,3 +269,18 @@ def test_mirrored_strategy_update_equals_single_device():
         timeout=300,
     )
     assert "VectorQuantizerEMA ok" in out and "VectorQuantizer ok" in out
+
+
+@pytest.mark.parametrize("cls", [VectorQuantizer, VectorQuantizerEMA])
+def test_autograph_converts_the_layer_in_a_user_training_loop(cls, caplog, capsys):
+    """A hand-written `tf.function` loop (AutoGraph on) converts every method the layer runs, without warnings."""
+    import logging
+
+    layer = cls(8, 3, seed=0)
+    layer.build((None, 3))
+    x = tf.constant(np.random.default_rng(0).normal(size=(4, 5, 3)).astype("float32"))
+    with caplog.at_level(logging.WARNING, logger="tensorflow"):
+        tf.function(lambda x: layer.quantize_details(x, training=True)["quantized"])(x)
+    out = capsys.readouterr()
+    for text in (caplog.text, out.out, out.err):
+        assert "could not transform" not in text

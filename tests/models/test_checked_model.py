@@ -120,3 +120,23 @@ def test_fit_reports_the_epoch_mean_over_examples():
     nll = -np.take_along_axis(log_softmax, codes[..., None], -1)[..., 0].sum(axis=(1, 2))
     history = prior.fit(codes, batch_size=10, epochs=1, shuffle=False, verbose=0).history
     np.testing.assert_allclose(history["loss"][0], nll.mean(), rtol=1e-5)
+
+
+@pytest.mark.parametrize("value_range", [(0.0, 1.0), None])
+def test_in_graph_check_is_one_pass_and_names_what_is_wrong(value_range):
+    """In a compiled step, good batches pass one fused test; a bad one gets the message of what is wrong."""
+    from tfvae._checks import check_image_batch
+
+    checked = tf.function(lambda x: check_image_batch(x, (12, 12, 1), value_range, "M.fit"))
+    good = _images()
+    np.testing.assert_array_equal(checked(good).numpy(), good)
+    with pytest.raises(tf.errors.InvalidArgumentError, match="NaN or Inf"):
+        checked(_images(bad="nan"))
+    if value_range is None:
+        np.testing.assert_array_equal(checked(_images(bad="range")).numpy()[5, 2, 2, 0], 4.0)
+    else:
+        with pytest.raises(tf.errors.InvalidArgumentError, match=r"lie between 0.0 and 1.0; received min/max.*4"):
+            checked(_images(bad="range"))
+    # Good batches run no min, max or NaN count: those are in the failure branch only.
+    graph = checked.get_concrete_function(tf.TensorSpec((None, 12, 12, 1), tf.float32)).graph
+    assert not any(op.type in ("Min", "Max") for op in graph.get_operations())

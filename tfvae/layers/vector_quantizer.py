@@ -251,6 +251,9 @@ class VectorQuantizer(keras.layers.Layer):
 
     def _update_codebook(self, counts, sums):
         """Gradient-trained codebook: nothing to do here."""
+        # A body of a docstring alone breaks AutoGraph's conversion (a warning in every
+        # user `tf.function` that calls the layer): say `return`.
+        return
 
     def _restart_dead_codes(self, flat, counts):
         steps = ops.where(counts > 0, 0, self.steps_since_used + 1)

@@ -56,16 +56,20 @@ class PixelCNNPrior(CheckedModel):
     training minimises its negative log-probability, reported as `loss` (nats
     per grid) and `bits_per_code`.
 
-    `sample` draws grids by ancestral sampling inside one compiled `tf.function`:
-    a `tf.while_loop` over rows computes the vertical stacks once per row (row i
-    needs only rows above it) and an inner loop over columns runs the horizontal
-    stacks on the current row only, reusing that row's cached vertical features
-    (row caching in the spirit of Ramachandran et al., *Fast Generation for
-    Convolutional Autoregressive Models*, 2017). Position p is an inverse-CDF
-    draw from its conditional distribution with the p-th of `h * w` uniform
-    numbers drawn from the seed (Philox), so a seed fixes the grid with or
-    without XLA, `sample_from_noise` with the same numbers gives the same grid,
-    and so does `sample_naive` (one full forward pass per position, the reference).
+    `sample` draws grids by ancestral sampling inside one compiled `tf.function`
+    that computes each position of each stack once: a `tf.while_loop` over rows
+    runs one row of every vertical stack (from the few rows above it that the
+    causal kernel keeps), and an inner loop over columns runs one position of
+    every horizontal stack and of the output head (in the spirit of
+    Ramachandran et al., *Fast Generation for Convolutional Autoregressive
+    Models*, 2017): about one forward pass in all, where the naive sampler
+    (`sample_naive`, the reference) runs one full pass per position. The masked
+    convolutions themselves only multiply the kernel entries their masks keep
+    (`MaskedConv2D`), in training too. Position p is an inverse-CDF draw from
+    its conditional distribution with the p-th of `h * w` uniform numbers drawn
+    from the seed (Philox), so a seed fixes the grid with or without XLA,
+    `sample_from_noise` with the same numbers gives the same grid, and so does
+    `sample_naive`. `benchmarks/bench_prior.py` measures the samplers.
 
     Args:
         grid_shape: (int, int). Height and width of the code grids.

@@ -1,0 +1,288 @@
+"""tfvae's `fit` against hand-written trainers of the same networks, and what input checks cost.
+
+    python benchmarks/bench_trainers.py                       # MLP VAE, keras.io's conv VAE and VQ-VAE
+    python benchmarks/bench_trainers.py --models vae-mlp --rounds 9
+
+For each model, the same networks (weights copied) are trained four ways on
+the same in-memory batches (batch 128, real MNIST):
+
+* **tfvae**: the tfvae model, `compile(Adam(1e-3))` with tfvae's defaults, `fit`;
+* **tfvae, no checks**: the same with `validate_inputs=False` (what the input
+  checks cost);
+* **keras.io style**: a `keras.Model` subclass with a custom `train_step`, as the
+  keras.io generative examples write it (`keras.metrics.Mean` trackers of the
+  batch losses, `compile(Adam(1e-3))` with Keras' defaults), `fit`;
+* **tf.function loop**: a plain loop, one `tf.function` training step per batch
+  over a `tf.data` iterator, nothing else.
+
+All four minimise the same objective (tfvae's: the negative ELBO with a
+Bernoulli likelihood for the VAEs; squared error over the data variance plus
+codebook and commitment terms for the VQ-VAE), so the comparison is of
+training machinery, not of losses. Before timing, one gradient of each
+trainer on the same batch and noise is compared with tfvae's (`fit` with
+SGD(1), whose update is minus the gradient). Then the four train in turns,
+`--rounds` rounds of `--steps` steps each after a warm-up round, so that a slow
+spell of the machine hits all; the table gives images/s (median and best of the
+rounds) and tfvae's ratio to each.
+
+keras.io's networks: the conv VAE of keras.io/examples/generative/vae (two
+stride-2 convolutions of 32 and 64 filters, 16 dense units; mirror-image
+transposed convolutions, logits out) with 20 latents, and the VQ-VAE of
+keras.io/examples/generative/vq_vae (128 codes of size 16).
+"""
+
+import argparse
+import os
+import statistics
+import sys
+import time
+import warnings
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+
+MODELS = ("vae-mlp", "vae-conv", "vqvae")
+TRAINERS = ("tfvae", "tfvae, no checks", "keras.io style", "tf.function loop")
+
+
+def keras_io_conv_vae_networks(latent_dim=20):
+    import keras
+    from keras import layers
+
+    x_in = keras.Input((28, 28, 1))
+    h = layers.Conv2D(32, 3, strides=2, padding="same", activation="relu")(x_in)
+    h = layers.Conv2D(64, 3, strides=2, padding="same", activation="relu")(h)
+    h = layers.Dense(16, activation="relu")(layers.Flatten()(h))
+    encoder = keras.Model(x_in, [layers.Dense(latent_dim)(h), layers.Dense(latent_dim)(h)], name="encoder")
+    z_in = keras.Input((latent_dim,))
+    h = layers.Reshape((7, 7, 64))(layers.Dense(7 * 7 * 64, activation="relu")(z_in))
+    h = layers.Conv2DTranspose(64, 3, strides=2, padding="same", activation="relu")(h)
+    h = layers.Conv2DTranspose(32, 3, strides=2, padding="same", activation="relu")(h)
+    decoder = keras.Model(z_in, layers.Conv2DTranspose(1, 3, padding="same")(h), name="decoder")
+    return encoder, decoder
+
+
+def build_tfvae(kind, seed, validate_inputs=True):
+    import keras
+
+    import tfvae
+    from bench_vqvae import keras_io_vqvae
+
+    keras.utils.set_random_seed(seed)
+    if kind == "vae-mlp":
+        return tfvae.VAE.mlp((28, 28, 1), latent_dim=20, hidden_units=(500,), seed=seed,
+                             validate_inputs=validate_inputs)
+    if kind == "vae-conv":
+        encoder, decoder = keras_io_conv_vae_networks()
+        return tfvae.VAE(encoder, decoder, seed=seed, validate_inputs=validate_inputs)
+    model = keras_io_vqvae(variance=0.1)
+    return tfvae.VQVAE(model.encoder, model.decoder, model.quantizer, data_variance=0.1, value_range="unit",
+                       validate_inputs=validate_inputs)
+
+
+def copy_networks(model):
+    """The model's networks cloned with their weights: `(encoder, decoder, quantizer or None)`."""
+    import keras
+
+    nets = []
+    for net in (model.encoder, model.decoder):
+        clone = keras.models.clone_model(net)
+        clone.set_weights(net.get_weights())
+        nets.append(clone)
+    quantizer = getattr(model, "quantizer", None)
+    if quantizer is not None:
+        clone = type(quantizer).from_config(quantizer.get_config())
+        clone.build(model.encoder.output.shape)
+        clone.set_weights(quantizer.get_weights())
+        nets.append(clone)
+    else:
+        nets.append(None)
+    return nets
+
+
+def objective(kind, nets, generator, x):
+    """tfvae's per-example training objective, written out: `(loss, parts)`, each `(batch,)`."""
+    from keras import ops
+
+    from tfvae import losses
+
+    encoder, decoder, quantizer = nets
+    if kind.startswith("vae"):
+        mean, log_var = encoder(x, training=True)
+        import keras
+
+        z = mean + ops.exp(0.5 * log_var) * keras.random.normal(ops.shape(mean), seed=generator)
+        reconstruction = -losses.bernoulli_log_likelihood(x, decoder(z, training=True))
+        kl = losses.gaussian_kl(mean, log_var)
+        return reconstruction + kl, {"reconstruction": reconstruction, "kl": kl}
+    details = quantizer.quantize_details(encoder(x, training=True), training=True)
+    reconstruction = losses.mean_squared_error(x, decoder(details["quantized"], training=True)) / 0.1
+    return reconstruction + details["loss"], {"reconstruction": reconstruction, "vq_loss": details["loss"]}
+
+
+def keras_io_style(kind, nets, seed):
+    """A keras.io-style model: custom train_step, Mean trackers of batch means."""
+    import keras
+    import tensorflow as tf
+    from keras import ops
+
+    class HandWritten(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.nets = nets
+            self.generator = keras.random.SeedGenerator(seed)
+            parts = ("reconstruction", "kl") if kind.startswith("vae") else ("reconstruction", "vq_loss")
+            self.trackers = {name: keras.metrics.Mean(name=name) for name in ("loss", *parts)}
+
+        @property
+        def metrics(self):
+            return list(self.trackers.values())
+
+        def train_step(self, data):
+            with tf.GradientTape() as tape:
+                loss, parts = objective(kind, self.nets, self.generator, data)
+                total = ops.mean(loss)
+            grads = tape.gradient(total, self.trainable_weights)
+            self.optimizer.apply_gradients(zip(grads, self.trainable_weights))
+            self.trackers["loss"].update_state(total)
+            for name, value in parts.items():
+                self.trackers[name].update_state(ops.mean(value))
+            return {name: m.result() for name, m in self.trackers.items()}
+
+    model = HandWritten()
+    model.compile(keras.optimizers.Adam(1e-3))
+    return model
+
+
+class Loop:
+    """The plain loop: one tf.function step per batch."""
+
+    def __init__(self, kind, nets, seed):
+        import keras
+        import tensorflow as tf
+
+        self.nets = [n for n in nets if n is not None]
+        self.variables = [v for n in self.nets for v in n.trainable_variables]
+        self.generator = keras.random.SeedGenerator(seed)
+        self.optimizer = keras.optimizers.Adam(1e-3)
+        self.optimizer.build(self.variables)
+
+        @tf.function
+        def step(x):
+            with tf.GradientTape() as tape:
+                loss = tf.reduce_mean(objective(kind, nets, self.generator, x)[0])
+            self.optimizer.apply_gradients(zip(tape.gradient(loss, self.variables), self.variables))
+            return loss
+
+        self.step = step
+
+    def train(self, dataset, steps):
+        for x in dataset.take(steps):
+            self.step(x)
+
+
+def check_gradients(kind, model, seed, x):
+    """Largest relative difference between tfvae's gradient (`fit` with SGD(1)) and the written-out one."""
+    import keras
+    import numpy as np
+    import tensorflow as tf
+
+    reference = build_tfvae(kind, seed)
+    reference.set_weights(model.get_weights())
+    nets = copy_networks(reference)
+    generator = keras.random.SeedGenerator(seed)
+    variables = [v for n in nets if n is not None for v in n.trainable_variables]
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_mean(objective(kind, nets, generator, tf.constant(x))[0])
+    grads = tape.gradient(loss, variables)
+    before = [v.numpy() for v in reference.trainable_variables]
+    reference.compile(keras.optimizers.SGD(1.0), jit_compile=False)
+    reference.train_on_batch(x)
+    fit_grads = [b - v.numpy() for b, v in zip(before, reference.trainable_variables)]
+    assert len(fit_grads) == len(grads), (len(fit_grads), len(grads))
+    worst = 0.0
+    for a, b in zip(fit_grads, grads):
+        b = tf.convert_to_tensor(b).numpy()
+        worst = max(worst, float(np.max(np.abs(a - b)) / (np.max(np.abs(b)) + 1e-12)))
+    return worst
+
+
+def compare(kind, steps, rounds, batch_size, seed, compile_args):
+    import keras
+    import numpy as np
+    import tensorflow as tf
+
+    import tfvae
+
+    name = "binarized_mnist" if kind.startswith("vae") else "mnist"
+    x = tfvae.data.load_arrays(name, "train", limit=batch_size * 40).astype("float32")
+    dataset = tf.data.Dataset.from_tensor_slices(x).batch(batch_size, drop_remainder=True).repeat().prefetch(2)
+
+    model = build_tfvae(kind, seed)
+    unchecked = build_tfvae(kind, seed, validate_inputs=False)
+    unchecked.set_weights(model.get_weights())
+    worst = check_gradients(kind, model, seed, x[:batch_size])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model.compile(keras.optimizers.Adam(1e-3), **compile_args)
+        unchecked.compile(keras.optimizers.Adam(1e-3), **compile_args)
+    hand = keras_io_style(kind, copy_networks(model), seed)
+    loop = Loop(kind, copy_networks(model), seed)
+
+    def fit(m):
+        return lambda: m.fit(dataset, epochs=1, steps_per_epoch=steps, verbose=0, shuffle=False)
+
+    run = {"tfvae": fit(model), "tfvae, no checks": fit(unchecked), "keras.io style": fit(hand),
+           "tf.function loop": lambda: loop.train(dataset, steps)}
+    for fn in run.values():
+        fn()  # warm-up: tracing
+    rates = {t: [] for t in TRAINERS}
+    for _ in range(rounds):
+        for trainer, fn in run.items():
+            start = time.perf_counter()
+            fn()
+            rates[trainer].append(steps * batch_size / (time.perf_counter() - start))
+    return dict(model=kind, worst=worst, rates=rates, steps_per_execution=model.steps_per_execution,
+                jit_compile=model.jit_compile)
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--models", nargs="+", default=list(MODELS), choices=MODELS)
+    p.add_argument("--steps", type=int, default=100, help="steps per round")
+    p.add_argument("--rounds", type=int, default=6)
+    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--steps-per-execution", type=int, help="tfvae's compile setting (default: the model's)")
+    p.add_argument("--jit-compile", choices=("true", "false"), help="tfvae's compile setting (default: the model's)")
+    args = p.parse_args(argv)
+    compile_args = {}
+    if args.steps_per_execution is not None:
+        compile_args["steps_per_execution"] = args.steps_per_execution
+    if args.jit_compile is not None:
+        compile_args["jit_compile"] = args.jit_compile == "true"
+
+    import tensorflow as tf
+
+    gpus = tf.config.list_logical_devices("GPU")
+    device = gpus[0].name if gpus else f"CPU ({os.cpu_count()} cores)"
+    print(f"bench_trainers: batch {args.batch_size}, {args.rounds} rounds of {args.steps} steps per trainer, "
+          f"in turns after a warm-up round; device {device}")
+    rows = []
+    for kind in args.models:
+        rows.append(compare(kind, args.steps, args.rounds, args.batch_size, args.seed, compile_args))
+        print(f"  {kind} done", file=sys.stderr, flush=True)
+    print("\nimages/s, median (best) of the rounds; tfvae's ratio to each, by medians (by bests):")
+    print("| model | tfvae's compile settings | gradient vs tfvae's (max rel. diff.) | "
+          + " | ".join(TRAINERS) + " | tfvae / no checks | tfvae / keras.io style | tfvae / tf.function loop |")
+    print("|---|---|---|" + "---|" * (len(TRAINERS) + 3))
+    for r in rows:
+        med = {t: statistics.median(v) for t, v in r["rates"].items()}
+        best = {t: max(v) for t, v in r["rates"].items()}
+        cells = " | ".join(f"{med[t]:,.0f} ({best[t]:,.0f})" for t in TRAINERS)
+        ratios = " | ".join(f"{med['tfvae'] / med[t]:.2f}x ({best['tfvae'] / best[t]:.2f}x)" for t in TRAINERS[1:])
+        print(f"| {r['model']} | steps_per_execution={r['steps_per_execution']}, jit_compile={r['jit_compile']} "
+              f"| {r['worst']:.1e} | {cells} | {ratios} |")
+
+
+if __name__ == "__main__":
+    main()
