@@ -19,6 +19,8 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
+from common import device_description  # noqa: E402
+
 
 def _median_ms(fn, runs):
     fn()
@@ -57,7 +59,7 @@ def main(argv=None):
         ("VQ-VAE decoder", vqvae, "decode", {"codes": rng.integers(0, 128, (1, 7, 7)).astype("int32")},
          rng.integers(0, 128, (256, 7, 7)).astype("int32")),
     ]
-    print(f"bench_export: single-image latency, median of {args.runs} runs after a warm-up; {os.cpu_count()} CPUs")
+    print(f"bench_export: single-image latency, median of {args.runs} runs after a warm-up; device {device_description()}")
     print("| model | format | file size (KiB) | latency (ms) |")
     print("|---|---|---|---|")
     with tempfile.TemporaryDirectory() as tmp:

@@ -32,6 +32,8 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
+from common import device_description  # noqa: E402
+
 MIB = 1024.0
 
 
@@ -131,7 +133,7 @@ def main(argv=None):
     _reset_peak()  # fails here, not in a child, where /proc/self/clear_refs is not writable
 
     results = {}
-    print(f"bench_memory: resident memory in MiB, each row a fresh process; {os.cpu_count()} CPUs")
+    print(f"bench_memory: resident memory in MiB, each row a fresh process; device {device_description()}")
     if "training" in args.parts:
         rows = [_in_fresh_process(_training_child, kind) for kind in ("vae", "vqvae", "prior")]
         print("\none training epoch (fit):")

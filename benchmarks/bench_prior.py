@@ -35,6 +35,8 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
+from common import device_description  # noqa: E402
+
 
 def _seconds(fn):
     start = time.perf_counter()
@@ -180,8 +182,7 @@ def main(argv=None):
 
     import tfvae
 
-    gpus = tf.config.list_logical_devices("GPU")
-    device = gpus[0].name if gpus else f"CPU ({os.cpu_count()} cores)"
+    device = device_description()
     print(f"bench_prior: sampling from PixelCNNPrior(grid, 64) (8 gated blocks x 64 filters, kernel 3), seeded "
           f"random weights; device {device}")
     # TensorFlow's own first-use costs are not any sampler's.

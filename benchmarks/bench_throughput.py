@@ -38,6 +38,8 @@ import warnings
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
+from common import device_description  # noqa: E402
+
 MODELS = ("vae-mlp", "vae-conv", "cvae-mlp", "vqvae", "vqvae-ema", "prior")
 
 
@@ -192,8 +194,7 @@ def main(argv=None):
 
     import tensorflow as tf
 
-    gpus = tf.config.list_logical_devices("GPU")
-    device = gpus[0].name if gpus else f"CPU ({os.cpu_count()} cores)"
+    device = device_description()
     print(f"bench_throughput: batch {args.batch_size}, {args.rounds} timed epochs per variant of about "
           f"{args.seconds:g} s each, taken in turns; device {device}")
     results = {}

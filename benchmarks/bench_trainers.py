@@ -40,6 +40,8 @@ import warnings
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
+from common import device_description  # noqa: E402
+
 MODELS = ("vae-mlp", "vae-conv", "vqvae")
 TRAINERS = ("tfvae", "tfvae, no checks", "keras.io style", "tf.function loop")
 
@@ -263,8 +265,7 @@ def main(argv=None):
 
     import tensorflow as tf
 
-    gpus = tf.config.list_logical_devices("GPU")
-    device = gpus[0].name if gpus else f"CPU ({os.cpu_count()} cores)"
+    device = device_description()
     print(f"bench_trainers: batch {args.batch_size}, {args.rounds} rounds of {args.steps} steps per trainer, "
           f"in turns after a warm-up round; device {device}")
     rows = []

@@ -16,6 +16,8 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
+from common import device_description  # noqa: E402
+
 
 def _train_and_measure(architecture, epochs, batch_size, iw_samples, iw_examples, seed):
     import keras
@@ -58,7 +60,7 @@ def main(argv=None):
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args(argv)
 
-    print(f"bench_vae: binarized_mnist, batch {args.batch_size}, Adam 1e-3, latent 20, {os.cpu_count()} CPUs", flush=True)
+    print(f"bench_vae: binarized_mnist, batch {args.batch_size}, Adam 1e-3, latent 20, device {device_description()}", flush=True)
     print("| model | params | images seen | train images/s | test -ELBO (nats) | test NLL (nats) | k | test images | NLL time (s) |")
     print("|---|---|---|---|---|---|---|---|---|")
     for architecture in args.models:

@@ -26,6 +26,8 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
+from common import device_description  # noqa: E402
+
 # Parameters of the keras.io example's encoder, decoder and codebook.
 KERAS_IO_PARAMS = 49_937
 
@@ -109,7 +111,7 @@ def main(argv=None):
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args(argv)
-    print(f"bench_vqvae: MNIST, 7x7 grid, 128 codes x 16, batch {args.batch_size}, Adam 1e-3, {os.cpu_count()} CPUs")
+    print(f"bench_vqvae: MNIST, 7x7 grid, 128 codes x 16, batch {args.batch_size}, Adam 1e-3, device {device_description()}")
     print("| config | trainable params (x the example's) | epochs | train nMSE | test nMSE | test perplexity | test codebook usage "
           "| train images/s |")
     print("|---|---|---|---|---|---|---|---|")
