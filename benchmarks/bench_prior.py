@@ -178,8 +178,6 @@ def main(argv=None):
     p.add_argument("--prior-epochs", type=int, default=5)
     args = p.parse_args(argv)
 
-    import tensorflow as tf
-
     import tfvae
 
     device = device_description()

@@ -192,8 +192,6 @@ def main(argv=None):
     p.add_argument("--json", help="also write the figures to this JSON file")
     args = p.parse_args(argv)
 
-    import tensorflow as tf
-
     device = device_description()
     print(f"bench_throughput: batch {args.batch_size}, {args.rounds} timed epochs per variant of about "
           f"{args.seconds:g} s each, taken in turns; device {device}")

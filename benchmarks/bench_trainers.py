@@ -103,6 +103,7 @@ def copy_networks(model):
 
 def objective(kind, nets, generator, x):
     """tfvae's per-example training objective, written out: `(loss, parts)`, each `(batch,)`."""
+    import keras
     from keras import ops
 
     from tfvae import losses
@@ -110,8 +111,6 @@ def objective(kind, nets, generator, x):
     encoder, decoder, quantizer = nets
     if kind.startswith("vae"):
         mean, log_var = encoder(x, training=True)
-        import keras
-
         z = mean + ops.exp(0.5 * log_var) * keras.random.normal(ops.shape(mean), seed=generator)
         reconstruction = -losses.bernoulli_log_likelihood(x, decoder(z, training=True))
         kl = losses.gaussian_kl(mean, log_var)
@@ -210,7 +209,6 @@ def check_gradients(kind, model, seed, x):
 
 def compare(kind, steps, rounds, batch_size, seed, compile_args):
     import keras
-    import numpy as np
     import tensorflow as tf
 
     import tfvae
@@ -262,8 +260,6 @@ def main(argv=None):
         compile_args["steps_per_execution"] = args.steps_per_execution
     if args.jit_compile is not None:
         compile_args["jit_compile"] = args.jit_compile == "true"
-
-    import tensorflow as tf
 
     device = device_description()
     print(f"bench_trainers: batch {args.batch_size}, {args.rounds} rounds of {args.steps} steps per trainer, "

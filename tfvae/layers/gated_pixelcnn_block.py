@@ -10,11 +10,8 @@ from tfvae.layers.masked_conv2d import MaskedConv2D
 
 
 def _gate(x):
-    a, b = ops.split(x, 2, axis=-1)
-    return ops.tanh(a) * ops.sigmoid(b)
-
-
-def _tf_gate(x):
+    # TensorFlow ops (what keras.ops runs on this backend): the step methods below
+    # trace inside while loops, where every helper op costs tracing time.
     a, b = tf.split(x, 2, axis=-1)
     return tf.tanh(a) * tf.sigmoid(b)
 
@@ -175,9 +172,9 @@ class GatedPixelCNNBlock(keras.layers.Layer):
         half = self.kernel_size // 2
         pre = tf.nn.conv2d(rows, weights["v_kernel"], 1, [[0, 0], [0, 0], [half, half], [0, 0]])
         pre = pre + weights["v_bias"]
-        return _tf_gate(pre), self.first_feed(pre[:, 0], weights)
+        return _gate(pre), self.horizontal_feed(pre[:, 0], weights)
 
-    def first_feed(self, pre, weights):
+    def horizontal_feed(self, pre, weights):
         """The horizontal feed `(B, W, 2 * filters)` of a row from the vertical pre-activation
         `(B, W, 2 * filters)` of the row above it (zeros above the grid)."""
         return tf.einsum("bwc,cd->bwd", pre, weights["v_to_h"]) + weights["feed_bias"]
@@ -201,7 +198,7 @@ class GatedPixelCNNBlock(keras.layers.Layer):
         window = tf.concat([previous, current], axis=-1)
         if kernel.shape[0] < window.shape[-1]:
             window = window[:, : kernel.shape[0]]
-        gated = _tf_gate(tf.matmul(window, kernel) + feed)
+        gated = _gate(tf.matmul(window, kernel) + feed)
         out, skip = tf.split(tf.matmul(gated, weights["out_skip"]) + weights["out_skip_bias"], 2, axis=-1)
         if not self.first:
             out = out + current

@@ -281,11 +281,11 @@ class PixelCNNPrior(CheckedModel):
             jit_compile: bool or "auto". True: the XLA sampler (on a 2-core CPU
                 1.8x as fast warm as the graph sampler for 16 grids of 7x7, even
                 for 256; but its first call for a batch bucket compiles, about
-                2.7 s for the default prior). False: the
-                graph sampler, traced once for every batch size. "auto": XLA once
-                it is compiled for the request's bucket, the graph sampler until
-                then while XLA compiles in a background thread, so that no call
-                waits for a compilation (`benchmarks/bench_prior.py` prints both).
+                2.7 s for the default prior). False: the graph sampler, traced
+                once for every batch size. "auto": XLA once it is compiled for
+                the request's bucket, the graph sampler until then while XLA
+                compiles in a background thread, so that no call waits for a
+                compilation (`benchmarks/bench_prior.py` prints both).
 
         Returns:
             int32 tensor `(n, h, w)`.
@@ -387,7 +387,7 @@ class PixelCNNPrior(CheckedModel):
         v_rows = [tf.zeros(tf.stack([n, half, width, f]), dtype) for _ in self.blocks]
         # Row 0's feed: the vertical stack above the grid is zeros (the shift of `vertical`).
         above = tf.zeros(tf.stack([n, width, 2 * f]), dtype)
-        feeds = [block.first_feed(above, w) for block, w in zip(self.blocks, weights)]
+        feeds = [block.horizontal_feed(above, w) for block, w in zip(self.blocks, weights)]
         return tf.while_loop(lambda i, *_: i < height, row_step, [0, codes, v_rows, feeds])[1]
 
     def sample_naive(self, n, seed=None, temperature=1.0, labels=None):
