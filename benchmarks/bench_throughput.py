@@ -40,7 +40,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 
 from common import device_description  # noqa: E402
 
-MODELS = ("vae-mlp", "vae-conv", "cvae-mlp", "vqvae", "vqvae-ema", "prior")
+MODELS = ("vae-mlp", "vae-conv", "cvae-mlp", "vqvae", "vqvae-ema", "prior", "dae-mlp", "aae-mlp")
 
 
 def _build(kind, seed):
@@ -52,6 +52,12 @@ def _build(kind, seed):
         return tfvae.VAE.conv((28, 28, 1), latent_dim=20, filters=(32, 64), hidden_units=256, seed=seed)
     if kind == "cvae-mlp":
         return tfvae.ConditionalVAE.mlp((28, 28, 1), latent_dim=20, num_classes=10, hidden_units=(500,), seed=seed)
+    if kind == "dae-mlp":
+        return tfvae.Autoencoder.mlp((28, 28, 1), latent_dim=32, hidden_units=(512,), noise_stddev=0.5, seed=seed)
+    if kind == "aae-mlp":
+        # examples/adversarial_autoencoder.py's networks.
+        return tfvae.AdversarialAutoencoder.mlp((28, 28, 1), latent_dim=8, hidden_units=(512,),
+                                                discriminator_units=(256, 256), seed=seed)
     if kind in ("vqvae", "vqvae-ema"):
         # examples/train_vqvae.py's default network.
         return tfvae.VQVAE.conv((28, 28, 1), num_embeddings=128, embedding_dim=16, hidden_filters=64,

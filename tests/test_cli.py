@@ -306,11 +306,38 @@ def test_non_finite_loss_stops_training_and_keeps_the_last_good_checkpoint(tmp_p
     assert not (tmp_path / "nan" / "model.keras").exists()
 
 
+def test_autoencoders_train_evaluate_sample_and_export(tmp_path):
+    real_data(data.load, "mnist", "test", 10)
+    tiny = ["--epochs", "1", "--train-examples", "300", "--hidden-units", "16", "--latent-dim", "3"]
+    stdout = ok(tfvae("train", "ae", *tiny, "--noise-stddev", "0.3", "--dropout", "0.1", "--image-every", "1",
+                      "--output-dir", tmp_path / "dae"))
+    assert "Training a denoising autoencoder (mlp, squared_error, code size 3)" in stdout and "epoch 1/1: train reconstruction" in stdout
+    for name in ("model.keras", "reconstructions.png", "denoised.png", "images/reconstructions_epoch_001.png",
+                 "1/saved_model.pb", "encode.tflite", "decode.tflite"):
+        assert (tmp_path / "dae" / name).exists(), name
+    assert png_shape(tmp_path / "dae" / "denoised.png") == (10 * 29 + 1, 9 * 29 + 1, 1)
+    results = json.loads((tmp_path / "dae" / "results.json").read_text())
+    assert results["test_loss"] > 0 and "test_mmd" not in results
+    refused(tfvae("sample", tmp_path / "dae" / "model.keras", "-n", "2", "--out", tmp_path / "x.png"),
+            "cannot generate images")
+
+    stdout = ok(tfvae("train", "aae", *tiny, "--discriminator-units", "8", "--output-dir", tmp_path / "aae"))
+    assert "MMD^2 to N(0, I)" in stdout
+    figures = json.loads(ok(tfvae("evaluate", tmp_path / "aae" / "model.keras", "--dataset", "mnist",
+                                  "--examples", "100", "--json")))
+    assert {"loss", "discriminator_loss", "generator_loss", "mmd"} <= set(figures)
+    ok(tfvae("sample", tmp_path / "aae" / "model.keras", "-n", "6", "--columns", "3", "--out", tmp_path / "a.png"))
+    assert png_shape(tmp_path / "a.png") == (2 * 29 + 1, 3 * 29 + 1, 1)
+    ok(tfvae("sample", tmp_path / "aae" / "1", "-n", "4", "--out", tmp_path / "sm.png"))  # the SavedModel
+    assert png_shape(tmp_path / "aae" / "samples.png") == (10 * 29 + 1, 10 * 29 + 1, 1)
+
+
 def test_help_explains_every_subcommand(capsys):
     from tfvae import cli
 
     assert "usage: tfvae" in ok(tfvae("--help"))  # the installed console script
-    for args in (["train", "vae"], ["train", "cvae"], ["train", "vqvae"], ["train", "prior"], ["evaluate"],
+    for args in (["train", "vae"], ["train", "cvae"], ["train", "ae"], ["train", "aae"], ["train", "vqvae"],
+                 ["train", "prior"], ["evaluate"],
                  ["sample"], ["export"]):
         with pytest.raises(SystemExit) as exit_info:
             cli.main([*args, "--help"])
@@ -329,6 +356,12 @@ def test_python_module_entry_point_matches(tmp_path):
     assert proc.returncode == 0 and "train" in proc.stdout
 
 
+
+
+def argparse_namespace(d):
+    import argparse
+
+    return argparse.Namespace(**d)
 
 
 def test_model_flags_not_given_leave_the_constructors_defaults():
@@ -351,5 +384,12 @@ def test_model_flags_not_given_leave_the_constructors_defaults():
     names = {k[3:] for k in everything if k.startswith("vq_")} | {k[9:] for k in everything if k.startswith("pixelcnn_")}
     accepted = set(inspect.signature(VQVAE.conv).parameters) | set(inspect.signature(PixelCNNPrior).parameters)
     assert names <= accepted, names - accepted
+    from tfvae import AdversarialAutoencoder
+
+    aae = vars(parser.parse_args(["train", "aae", "--output-dir", "x"]))
+    assert cli._model_args(argparse_namespace(aae), "ae_") == {"latent_dim": 8}
+    ae_names = {k[3:] for k in aae if k.startswith("ae_")}
+    assert ae_names <= set(inspect.signature(AdversarialAutoencoder.mlp).parameters) | set(
+        inspect.signature(AdversarialAutoencoder).parameters), ae_names
     vae_names = {k[4:] for k in vars(vae) if k.startswith("vae_")}
     assert vae_names <= set(inspect.signature(VAE.mlp).parameters) | set(inspect.signature(VAE).parameters)

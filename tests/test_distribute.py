@@ -20,7 +20,7 @@ import pytest
 from tests.conftest import ROOT
 from tests.helpers import run_python
 
-KINDS = ("vae", "cvae", "vq", "ema", "prior")
+KINDS = ("vae", "cvae", "vq", "ema", "prior", "dae", "aae")
 
 MODELS = """
 import keras
@@ -40,6 +40,11 @@ def make(kind):
     elif kind in ("vq", "ema"):
         model = tfvae.VQVAE.conv((8, 8, 1), num_embeddings=6, embedding_dim=3, hidden_filters=8,
                                  residual_filters=4, num_residual_blocks=1, quantizer=kind, seed=0)
+    elif kind == "dae":
+        model = tfvae.Autoencoder.mlp((8, 8, 1), latent_dim=3, hidden_units=(16,), noise_stddev=0.3, seed=3)
+    elif kind == "aae":
+        model = tfvae.AdversarialAutoencoder.mlp((8, 8, 1), latent_dim=3, hidden_units=(16,), noise_stddev=0.1,
+                                                 discriminator_units=(8,), seed=3)
     else:
         model = tfvae.PixelCNNPrior((4, 4), 6, filters=8, num_layers=2)
     model.compile(keras.optimizers.Adam(1e-2))
@@ -60,7 +65,7 @@ tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfigur
 """ + MODELS + """
 strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
 assert strategy.num_replicas_in_sync == 2
-for kind in ("vae", "cvae", "vq", "ema", "prior"):
+for kind in KINDS:
     # 19 examples in batches of 16: the last global batch of 3 splits unevenly (2 and 1), so a
     # mean of replica means would differ from the global mean that one device takes.
     args = tuple(a[:19] for a in data(kind))
@@ -94,7 +99,7 @@ for kind in ("vae", "cvae", "vq", "ema", "prior"):
         else:
             raise AssertionError(f"{kind}: a batch that leaves a replica empty was not refused")
     print(kind, "refuses an empty replica batch")
-"""
+""".replace("KINDS", repr(KINDS))
 
 
 def test_mirrored_strategy_matches_single_device_for_every_model():

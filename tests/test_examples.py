@@ -32,7 +32,8 @@ def png_shape(path):
 
 def test_every_example_is_run_here_and_none_calls_the_cli():
     tested = {"train_vqvae.py", "train_vae.py", "conditional_vae.py", "custom_networks.py",
-              "distributed_training.py", "export_and_serve.py"}
+              "distributed_training.py", "export_and_serve.py", "denoising_autoencoder.py",
+              "adversarial_autoencoder.py"}
     found = {p.name for p in EXAMPLES.glob("*.py")}
     assert found - NEEDS_A_SERVER == tested
     for name in tested:
@@ -94,3 +95,18 @@ def test_export_and_serve_round_trip(tmp_path):
     assert '"signature_name": "sample"' in proc.stdout
     difference = float(proc.stdout.split("differs from the Keras model by at most ")[1].split()[0])
     assert difference < 1e-5
+
+
+def test_denoising_autoencoder_compares_with_a_plain_one(tmp_path):
+    proc = run_example("denoising_autoencoder.py", "--output-dir", tmp_path)
+    assert "squared error to the clean test images: noisy input" in proc.stdout
+    assert "shuffle=True" not in proc.stderr
+    assert png_shape(tmp_path / "denoised.png") == (5 * 29 + 1, 8 * 29 + 1, 1)
+
+
+def test_adversarial_autoencoder_samples_saves_and_exports(tmp_path):
+    proc = run_example("adversarial_autoencoder.py", "--output-dir", tmp_path)
+    assert "MMD^2 of the codes to N(0, I)" in proc.stdout and "shuffle=True" not in proc.stderr
+    assert png_shape(tmp_path / "samples.png") == (10 * 29 + 1, 10 * 29 + 1, 1)
+    assert (tmp_path / "model.keras").stat().st_size > 0
+    assert "sample" in tf.saved_model.load(str(tmp_path / "1")).signatures

@@ -27,7 +27,11 @@ def _models():
     ema = tfvae.VQVAE.conv((12, 12, 1), num_embeddings=8, embedding_dim=4, hidden_filters=8, residual_filters=4,
                            num_residual_blocks=1, quantizer="ema", reconstruction="bernoulli")
     prior = tfvae.PixelCNNPrior(ema.grid_shape, 8, filters=8, num_layers=2, num_classes=3)
-    return {"vae": (vae, None), "cvae": (cvae, None), "vqvae": (vq, None), "vqvae_prior": (ema, prior)}
+    ae = tfvae.Autoencoder.conv((8, 8, 1), latent_dim=3, filters=(4,), hidden_units=8, noise_stddev=0.2, dropout=0.1)
+    aae = tfvae.AdversarialAutoencoder.mlp((6, 6, 1), latent_dim=3, hidden_units=(16,), discriminator_units=(8,),
+                                           reconstruction="bernoulli")
+    return {"vae": (vae, None), "cvae": (cvae, None), "vqvae": (vq, None), "vqvae_prior": (ema, prior),
+            "ae": (ae, None), "aae": (aae, None)}
 
 
 def _inputs(model, prior, name, n=4):
@@ -125,7 +129,9 @@ def test_sample_signature_is_reproducible_per_seed(exported):
 
 
 TFLITE_CASES = [("vae", "serving_default"), ("vae", "encode"), ("vae", "decode"), ("cvae", "decode"),
-                ("vqvae", "serving_default"), ("vqvae", "encode"), ("vqvae", "decode"), ("vqvae_prior", "encode")]
+                ("vqvae", "serving_default"), ("vqvae", "encode"), ("vqvae", "decode"), ("vqvae_prior", "encode"),
+                ("ae", "serving_default"), ("ae", "encode"), ("ae", "decode"), ("aae", "decode"),
+                ("aae", "sample_from_noise")]
 
 
 @pytest.mark.parametrize("key, signature", TFLITE_CASES)

@@ -169,3 +169,25 @@ def test_discretized_gaussian_gradients_are_finite_everywhere():
         total = tf.reduce_sum(losses.discretized_gaussian_log_likelihood(x, mean, log_scale))
     for g in tape.gradient(total, [mean, log_scale]):
         assert np.all(np.isfinite(g.numpy()))
+
+
+def test_squared_error_is_the_per_example_sum():
+    x, y = rng.random((6, 3, 4, 2)), rng.random((6, 3, 4, 2))
+    np.testing.assert_allclose(losses.squared_error(x, y).numpy(), ((x - y) ** 2).sum(axis=(1, 2, 3)), rtol=1e-5)
+
+
+def test_adversarial_losses_match_tfp_bernoulli_cross_entropy_including_extreme_logits():
+    prior_logits = np.concatenate([rng.normal(0, 3, 20), [-200.0, 200.0, 0.0]]).astype("float32")
+    code_logits = np.concatenate([rng.normal(0, 3, 20), [200.0, -200.0, 0.0]]).astype("float32")
+    # The discriminator's labels: 1 for draws of p(z), 0 for codes; the generator's: 1 for codes.
+    real = -tfd.Bernoulli(logits=prior_logits).log_prob(1).numpy()
+    fake = -tfd.Bernoulli(logits=code_logits).log_prob(0).numpy()
+    fooled = -tfd.Bernoulli(logits=code_logits).log_prob(1).numpy()
+    d = losses.discriminator_loss(prior_logits[:, None], code_logits[:, None]).numpy()
+    g = losses.generator_loss(code_logits[:, None]).numpy()
+    assert d.shape == g.shape == (23,) and np.all(np.isfinite(d)) and np.all(np.isfinite(g))
+    np.testing.assert_allclose(d, real + fake, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(g, fooled, rtol=1e-5, atol=1e-6)
+    # A discriminator that cannot tell: log 4 and log 2.
+    np.testing.assert_allclose(d[-1], np.log(4.0), rtol=1e-6)
+    np.testing.assert_allclose(g[-1], np.log(2.0), rtol=1e-6)

@@ -56,3 +56,19 @@ def test_prior_trains_with_float32_logits(policy):
     _finite(prior, prior.fit(codes, batch_size=8, epochs=2, verbose=0))
     assert prior(codes[:2]).dtype == tf.float32 and prior.log_prob(codes[:2]).dtype == tf.float32
     assert prior.sample(2, seed=0).shape == (2, 4, 4)
+
+
+def test_autoencoders_train_with_float32_terms_and_three_scaled_optimizers(policy):
+    x = rng.random((32, 8, 8, 1)).astype("float32")
+    ae = tfvae.Autoencoder.conv((8, 8, 1), latent_dim=3, filters=(4,), hidden_units=8, noise_stddev=0.2, dropout=0.1)
+    ae.compile(keras.optimizers.Adam(1e-3))
+    _finite(ae, ae.fit(x, batch_size=8, epochs=2, verbose=0))
+    assert ae.encoder.compute_dtype == policy.split("_")[1]
+    assert ae.encode(x[:2]).dtype == tf.float32 and ae.reconstruct(x[:2]).dtype == tf.float32
+    aae = tfvae.AdversarialAutoencoder.mlp((8, 8, 1), latent_dim=3, hidden_units=(16,), discriminator_units=(8,))
+    aae.compile(keras.optimizers.Adam(1e-3))
+    _finite(aae, aae.fit(x, batch_size=8, epochs=2, verbose=0))
+    assert aae.sample(2, seed=0).dtype == tf.float32
+    scaled = [isinstance(o, keras.optimizers.LossScaleOptimizer)
+              for o in (aae.optimizer, aae.discriminator_optimizer, aae.generator_optimizer)]
+    assert scaled == [policy == "mixed_float16"] * 3

@@ -38,19 +38,20 @@ def finish(proc, timeout=600):
 
 def test_the_readme_has_the_blocks_this_test_knows():
     blocks = python_blocks()
-    assert len(blocks) == 5
-    assert "MultiWorkerMirroredStrategy" in blocks[4] and "MultiWorkerMirroredStrategy" not in "".join(blocks[:4])
+    assert len(blocks) == 6
+    assert "AdversarialAutoencoder" in blocks[3]
+    assert "MultiWorkerMirroredStrategy" in blocks[5] and "MultiWorkerMirroredStrategy" not in "".join(blocks[:5])
 
 
 def test_every_single_process_block_runs(tmp_path):
     real_data(data.load, "mnist", "test", 10)
     real_data(data.load, "binarized_mnist", "test", 10)
     blocks = python_blocks()
-    # Blocks 1 to 3 are one session (3 exports the models of 2); block 4 stands alone.
-    finish(run("\n".join(blocks[:3]), tmp_path))
+    # Blocks 1 to 4 are one session (3 exports the models of 2, 4 uses the imports of 1); block 5 stands alone.
+    finish(run("\n".join(blocks[:4]), tmp_path))
     assert (tmp_path / "vae.keras").is_file() and (tmp_path / "serving" / "vqvae" / "1" / "saved_model.pb").is_file()
     assert (tmp_path / "decode.tflite").stat().st_size > 0
-    finish(run(blocks[3], tmp_path))
+    finish(run(blocks[4], tmp_path))
 
 
 def _free_port():
@@ -61,7 +62,7 @@ def _free_port():
 
 def test_the_multi_worker_block_runs_as_two_workers(tmp_path):
     real_data(data.load, "mnist", "test", 10)
-    block = python_blocks()[4]
+    block = python_blocks()[5]
     hosts = re.findall(r'"(host\d:\d+)"', block)
     assert hosts == ["host1:12345", "host2:12345"] and '"index": 0' in block
     for host in hosts:

@@ -20,7 +20,14 @@ from tfvae.layers import (  # noqa: E402
     VectorQuantizer,
     VectorQuantizerEMA,
 )
-from tfvae.models import VAE, VQVAE, ConditionalVAE, PixelCNNPrior  # noqa: E402
+from tfvae.models import (  # noqa: E402
+    VAE,
+    VQVAE,
+    AdversarialAutoencoder,
+    Autoencoder,
+    ConditionalVAE,
+    PixelCNNPrior,
+)
 
 __version__ = "0.1.0"
 
@@ -29,6 +36,8 @@ __all__ = [
     "VQVAE",
     "ConditionalVAE",
     "PixelCNNPrior",
+    "Autoencoder",
+    "AdversarialAutoencoder",
     "GatedPixelCNNBlock",
     "GaussianSampler",
     "MaskedConv2D",

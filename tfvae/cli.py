@@ -1,6 +1,8 @@
 """The `tfvae` command line: train, evaluate, sample, export.
 
     tfvae train vae --dataset binarized_mnist --epochs 10 --output-dir runs/vae
+    tfvae train ae --noise-stddev 0.5 --output-dir runs/dae          # a denoising autoencoder
+    tfvae train aae --latent-dim 8 --output-dir runs/aae             # an adversarial autoencoder
     tfvae train vqvae --epochs 4 --prior-epochs 4 --output-dir runs/vqvae   # VQ-VAE and its prior
     tfvae train prior --vqvae runs/vqvae/model.keras --epochs 10 --output-dir runs/prior
     tfvae evaluate runs/vae/model.keras --iw-samples 1000
@@ -144,6 +146,27 @@ def _parser():
                                                        "(default: VAE.log_likelihood's)")
         p.add_argument("--iw-examples", type=POSITIVE_INT, default=1000, help="test images for the NLL")
         p.set_defaults(conditional=conditional)
+    for kind, adversarial in (("ae", False), ("aae", True)):
+        p = kinds.add_parser(kind, help=("adversarial autoencoder (Makhzani et al.)" if adversarial else
+                                         "autoencoder: plain, denoising (--noise-stddev), dropout (--dropout)"),
+                             formatter_class=_Help)
+        _add_common_train(p, 10)
+        p.add_argument("--architecture", default="mlp", choices=["mlp", "conv"], help="network family")
+        p.add_argument("--latent-dim", type=POSITIVE_INT, default=8, dest="ae_latent_dim", metavar="LATENT_DIM",
+                       help="code size")
+        owner = "AdversarialAutoencoder" if adversarial else "Autoencoder"
+        _model_flag(p, f"{owner}.mlp / .conv", "--hidden-units", "ae_hidden_units",
+                    "hidden layer widths (conv: the dense layer's)", type=POSITIVE_INT, nargs="+")
+        _model_flag(p, f"{owner}.mlp / .conv", "--dropout", "ae_dropout", "dropout rate after hidden layers",
+                    type=_number(float, 0, 1, high_open=True))
+        _model_flag(p, owner, "--noise-stddev", "ae_noise_stddev", "training corruption N(0, s^2) (denoising)",
+                    type=_number(float, 0))
+        p.add_argument("--reconstruction", choices=["squared_error", "bernoulli"], dest="ae_reconstruction",
+                       help="default: bernoulli for binary data, squared_error otherwise")
+        if adversarial:
+            _model_flag(p, f"{owner}.mlp / .conv", "--discriminator-units", "ae_discriminator_units",
+                        "discriminator hidden layer widths", type=POSITIVE_INT, nargs="+")
+        p.set_defaults(adversarial=adversarial)
     p = kinds.add_parser("vqvae", help="VQ-VAE, then its PixelCNN prior (--prior-epochs 0: VQ-VAE only)",
                          formatter_class=_Help)
     _add_common_train(p, 4)
@@ -239,6 +262,14 @@ def _model_args(a, prefix):
     return {k[len(prefix):]: v for k, v in vars(a).items() if k.startswith(prefix) and v is not None}
 
 
+def _builder_args(a, prefix):
+    """`_model_args` for the `.mlp` / `.conv` builders: a conv network has one dense layer, of the first width."""
+    model_args = _model_args(a, prefix)
+    if a.architecture == "conv" and "hidden_units" in model_args:
+        model_args["hidden_units"] = model_args["hidden_units"][0]
+    return model_args
+
+
 def _callbacks(a, kind, say):
     import keras
 
@@ -254,13 +285,13 @@ def _callbacks(a, kind, say):
     if a.reduce_lr:
         out.append(keras.callbacks.ReduceLROnPlateau("val_loss", factor=0.5, patience=a.reduce_lr,
                                                      min_delta=a.min_delta, verbose=int(a.verbose > 0)))
-    if a.image_every and kind in ("vae", "cvae", "vqvae"):
+    if a.image_every and kind != "prior":
         test = data.load_arrays(a.dataset, "test", with_labels=kind == "cvae", limit=16)
         images, labels = test if kind == "cvae" else (test, None)
         out.append(callbacks.ImageGridWriter(os.path.join(a.output_dir, "images"), images, labels,
                                              num_samples=0 if kind == "vqvae" else 64,
                                              every_n_epochs=a.image_every, log_dir=logs))
-        if kind != "vqvae":
+        if kind in ("vae", "cvae"):
             out.append(callbacks.LatentTraversal(os.path.join(a.output_dir, "images"), images[0],
                                                  None if labels is None else int(labels[0]),
                                                  every_n_epochs=a.image_every))
@@ -276,6 +307,8 @@ def _train(a):
         tf.config.experimental.enable_op_determinism()
     if a.kind in ("vae", "cvae"):
         return _train_vae(a)
+    if a.kind in ("ae", "aae"):
+        return _train_autoencoder(a)
     if a.kind == "vqvae":
         return _train_vqvae(a)
     return _train_prior(a)
@@ -312,9 +345,7 @@ def _train_vae(a):
     a.dataset = a.dataset or ("mnist" if a.conditional else "binarized_mnist")
     info = data.dataset_info(a.dataset)
     config = _fit_config(a, a.kind, 100)
-    model_args = _model_args(a, "vae_")
-    if a.architecture == "conv" and "hidden_units" in model_args:
-        model_args["hidden_units"] = model_args["hidden_units"][0]
+    model_args = _builder_args(a, "vae_")
     if "likelihood" not in model_args:  # what the data are decides, so this default lives here
         model_args["likelihood"] = "bernoulli" if (info.binary or a.binarize) else "discretized_gaussian"
     if a.conditional:
@@ -328,6 +359,29 @@ def _train_vae(a):
     results.update(reporting.vae_figures(trained, test_ds, x_test, y_test, a.iw_samples, a.iw_examples, a.seed,
                                          say=config.say))
     written = reporting.vae_images(trained.model, x_test, y_test, a.output_dir, a.seed)
+    return _finish(a, trained.model, results, written, config)
+
+
+def _train_autoencoder(a):
+    from tfvae import data, reporting, training
+
+    a.dataset = a.dataset or "mnist"
+    info = data.dataset_info(a.dataset)
+    config = _fit_config(a, a.kind, 100)
+    model_args = _builder_args(a, "ae_")
+    if "reconstruction" not in model_args:  # what the data are decides, so this default lives here
+        model_args["reconstruction"] = "bernoulli" if info.binary else "squared_error"
+    x_test, _, test_ds = _test_data(a.dataset, False)
+    shown = {"loss": "reconstruction"}
+    if a.adversarial:
+        shown.update(discriminator_loss="discriminator", generator_loss="generator", mmd="MMD^2 to N(0, I)")
+    config = dataclasses.replace(config, callbacks=(_epoch_report(config.epochs, shown, "", config),
+                                                    *config.callbacks))
+    trained = training.train_autoencoder(a.dataset, model_args, config, a.architecture, a.adversarial, test_ds)
+    results = {"dataset": a.dataset, "architecture": a.architecture, "latent_dim": trained.model.latent_dim,
+               "epochs": a.epochs, "train_seconds": round(trained.seconds, 1)}
+    results.update(reporting.autoencoder_figures(trained, test_ds))
+    written = reporting.autoencoder_images(trained.model, x_test, a.output_dir, a.seed)
     return _finish(a, trained.model, results, written, config)
 
 
@@ -504,10 +558,12 @@ def _sample(a):
         value_range = getattr(model, "value_bounds", None)  # what image models have
         if value_range is None:
             raise ValueError(f"{a.model} holds a {type(model).__name__}; sample takes a VAE or VQ-VAE.")
-        if callable(getattr(model, "sample", None)):  # a VAE samples its own prior
+        if callable(getattr(model, "sample", None)):  # a VAE or an adversarial autoencoder samples its own prior
             out = model.sample(a.num_samples, labels=labels, seed=a.seed).numpy()
         elif not a.prior:
-            raise ValueError("sampling a VQ-VAE needs --prior, the PixelCNN prior of its codes.")
+            raise ValueError(f"a {type(model).__name__} has no prior of its own to sample: sampling a VQ-VAE needs "
+                             "--prior, the PixelCNN prior of its codes; a plain autoencoder cannot generate images "
+                             "(the adversarial autoencoder can).")
         else:
             out = generative.sample_images(model, load_model(a.prior), a.num_samples, seed=a.seed,
                                            temperature=a.temperature, labels=labels)[0].numpy()

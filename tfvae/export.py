@@ -10,10 +10,12 @@ hold only TensorFlow graphs and variables: loading them needs no tfvae code.
 | `ConditionalVAE` | the same, each with an extra `label` input |
 | `VQVAE` | `serving_default` (images -> reconstruction), `encode` (images -> codes), `decode` (codes -> images) |
 | `VQVAE` + `PixelCNNPrior` | the VQVAE's, plus `sample` (seed -> images, codes) and `sample_from_noise` (noise -> images, codes), with `label` when the prior is conditional |
+| `Autoencoder` | `serving_default` (images -> reconstruction), `encode` (images -> latent), `decode` (latent -> images) |
+| `AdversarialAutoencoder` | the Autoencoder's, plus `sample` (seed -> images) and `sample_from_noise` (noise -> images) |
 
 `sample` takes one int64 seed per requested image, so a request is
 reproducible and the batch dimension stays dynamic; `sample_from_noise` takes
-the random numbers themselves (VAE: N(0, 1) latents; prior: U(0, 1), one per
+the random numbers themselves (VAE and adversarial autoencoder: N(0, 1) latents; prior: U(0, 1), one per
 code position).
 """
 
@@ -52,8 +54,8 @@ def serving_functions(model, prior=None, sample_temperature=1.0):
     make = getattr(model, "serving_functions", None)
     if not callable(make):
         raise ValueError(
-            f"export needs a model with serving_functions() (tfvae's VAE, ConditionalVAE and VQVAE, with an "
-            f"optional PixelCNNPrior); received {type(model).__name__}."
+            f"export needs a model with serving_functions() (tfvae's VAE, ConditionalVAE, VQVAE with an optional "
+            f"PixelCNNPrior, Autoencoder and AdversarialAutoencoder); received {type(model).__name__}."
         )
     if prior is None:
         return make()
@@ -79,7 +81,7 @@ def export_saved_model(model, base_dir, version=None, prior=None, overwrite=Fals
     half-written version, and a failed export leaves nothing behind.
 
     Args:
-        model: `VAE`, `ConditionalVAE` or `VQVAE`.
+        model: a tfvae model (see the table above), or any model with `serving_functions()`.
         base_dir: str. The model's folder in TF Serving's model base path.
         version: int >= 1 or None. None: one more than the largest existing.
         prior: `PixelCNNPrior` or None. With a `VQVAE`, adds `sample` signatures.

@@ -15,6 +15,9 @@ from keras import ops
 
 __all__ = [
     "discretized_gaussian_log_likelihood",
+    "discriminator_loss",
+    "generator_loss",
+    "squared_error",
     "mean_squared_error",
     "vq_codebook_loss",
     "vq_commitment_loss",
@@ -121,6 +124,46 @@ def standard_normal_log_prob(z):
 def mean_squared_error(x, x_hat):
     """Mean over pixels of (x - x_hat)^2, per example."""
     return _mean_per_example(ops.square(_f32(x) - _f32(x_hat)))
+
+
+def squared_error(x, x_hat):
+    """Sum over pixels of (x - x_hat)^2, per example: an autoencoder's reconstruction distance."""
+    return _sum_per_example(ops.square(_f32(x) - _f32(x_hat)))
+
+
+def discriminator_loss(prior_logits, code_logits):
+    """Cross-entropy of a discriminator that tells draws of p(z) (label 1) from encoded codes (label 0).
+
+    -log D(z_p) - log(1 - D(z_q)) per example, with D = sigmoid(logit), written
+    as softplus(-logit_p) + softplus(logit_q), exact for any logit (Makhzani et
+    al., *Adversarial Autoencoders*, 2016: the regularisation phase's
+    discriminator update). Example i pairs the i-th prior draw with the i-th
+    code.
+
+    Args:
+        prior_logits: tensor `(batch,)` or `(batch, 1)`: logits of draws of p(z).
+        code_logits: tensor of the same shape: logits of the encoder's codes.
+
+    Returns:
+        Tensor `(batch,)` in nats.
+    """
+    return _sum_per_example(ops.softplus(-_f32(prior_logits)) + ops.softplus(_f32(code_logits)))
+
+
+def generator_loss(code_logits):
+    """-log D(z_q) per example: the encoder's loss for fooling the discriminator.
+
+    The non-saturating form of Goodfellow et al. (2014), as in the adversarial
+    autoencoder's generator update: softplus(-logit).
+
+    Args:
+        code_logits: tensor `(batch,)` or `(batch, 1)`: the discriminator's
+            logits of the encoder's codes.
+
+    Returns:
+        Tensor `(batch,)` in nats.
+    """
+    return _sum_per_example(ops.softplus(-_f32(code_logits)))
 
 
 def vq_codebook_loss(z, z_q):

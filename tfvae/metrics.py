@@ -13,7 +13,7 @@ from keras import ops
 
 from tfvae._checks import check_binary, check_levels
 
-__all__ = ["CodebookPerplexity", "CodebookUsage", "bits_per_dim"]
+__all__ = ["CodebookPerplexity", "CodebookUsage", "bits_per_dim", "gaussian_kernel_mmd"]
 
 # Likelihoods whose values are probabilities of discrete data, and so have bits per dimension.
 DISCRETE_LIKELIHOODS = ("bernoulli", "discretized_gaussian")
@@ -49,6 +49,40 @@ def bits_per_dim(nats, images, likelihood, num_bins=256):
         )
     dims = int(np.prod(np.shape(images)[1:]))
     return np.asarray(nats) / (dims * np.log(2.0))
+
+
+def gaussian_kernel_mmd(x, y, bandwidth):
+    """Unbiased estimate of the squared maximum mean discrepancy between two samples.
+
+    MMD^2(P, Q) = E k(x, x') + E k(y, y') - 2 E k(x, y) with the Gaussian kernel
+    k(a, b) = exp(-||a - b||^2 / (2 bandwidth^2)), estimated by the U-statistic
+    of Gretton et al., *A Kernel Two-Sample Test* (JMLR 2012, eq. 3): pairs of an
+    example with itself are left out, so its expectation is MMD^2 whatever the
+    sample sizes (it can be slightly negative when P = Q). Zero exactly when
+    P = Q, for this characteristic kernel.
+
+    Args:
+        x: tensor `(n, d)`, n >= 2: a sample of P (e.g. encoded codes).
+        y: tensor `(m, d)`, m >= 2: a sample of Q (e.g. draws of the prior).
+        bandwidth: float > 0. The kernel's length scale (tfvae's models use
+            sqrt(d), the scale of the distance between draws of N(0, I_d)).
+
+    Returns:
+        Scalar float32 tensor.
+    """
+    x, y = ops.cast(x, "float32"), ops.cast(y, "float32")
+
+    def mean_kernel(a, b, same):
+        sq = (ops.sum(ops.square(a), axis=1)[:, None] + ops.sum(ops.square(b), axis=1)[None, :]
+              - 2.0 * ops.matmul(a, ops.transpose(b)))
+        k = ops.exp(-ops.maximum(sq, 0.0) / (2.0 * bandwidth**2))
+        n, m = ops.cast(ops.shape(a)[0], "float32"), ops.cast(ops.shape(b)[0], "float32")
+        if not same:
+            return ops.sum(k) / (n * m)
+        # Leave out the diagonal, the pairs (a_i, a_i).
+        return (ops.sum(k) - ops.trace(k)) / (n * (n - 1.0))
+
+    return mean_kernel(x, x, True) + mean_kernel(y, y, True) - 2.0 * mean_kernel(x, y, False)
 
 
 class _CodeCounts(keras.metrics.Metric):

@@ -16,6 +16,8 @@ from tfvae._io import write_atomically
 from tfvae.metrics import bits_per_dim
 
 __all__ = [
+    "autoencoder_figures",
+    "autoencoder_images",
     "export_model",
     "prior_figures",
     "two_stage_figures",
@@ -77,6 +79,42 @@ def vae_images(model, x_test, y_test, output_dir, seed=0):
         grid = images.latent_manifold(model, size=20, labels=None if model.num_classes is None else 0)
         images.save_png(os.path.join(output_dir, "manifold.png"), grid, columns=20, value_range=value_range)
         written.append("manifold.png")
+    return written
+
+
+def autoencoder_figures(trained, test_data):
+    """Test (and last training epoch's) figures of an `Autoencoder` or `AdversarialAutoencoder`.
+
+    `loss` is the reconstruction distance per example; the adversarial one
+    adds its discriminator and generator losses and the codes' MMD^2 to p(z).
+    """
+    results = {f"test_{k}": v for k, v in trained.final(test_data).items()}
+    results.update({f"train_{k}": float(v[-1]) for k, v in trained.history.items() if not k.startswith("val_")})
+    return results
+
+
+def autoencoder_images(model, x_test, output_dir, seed=0):
+    """reconstructions.png (each test image beside its reconstruction); for a denoising model denoised.png
+    (clean, corrupted as in training, reconstruction of the corrupted); for a model that samples samples.png."""
+    os.makedirs(output_dir, exist_ok=True)
+    value_range = model.value_bounds
+    originals = x_test[:50]
+    recon = model.reconstruct(originals).numpy()
+    images.save_png(os.path.join(output_dir, "reconstructions.png"), images.interleave(originals, recon), columns=10,
+                    value_range=value_range)
+    written = ["reconstructions.png"]
+    if model.noise_stddev:
+        clean = x_test[:30]
+        noise = np.random.default_rng(seed).normal(0.0, model.noise_stddev, clean.shape).astype(np.float32)
+        noisy = np.clip(clean + noise, *value_range)
+        denoised = model.reconstruct(noisy).numpy()
+        images.save_png(os.path.join(output_dir, "denoised.png"), images.interleave(clean, noisy, denoised), columns=9,
+                        value_range=value_range)
+        written.append("denoised.png")
+    if callable(getattr(model, "sample", None)):
+        images.save_png(os.path.join(output_dir, "samples.png"), model.sample(100, seed=seed).numpy(), columns=10,
+                        value_range=value_range)
+        written.append("samples.png")
     return written
 
 

@@ -17,9 +17,10 @@ import keras
 import numpy as np
 
 from tfvae import data, generative
-from tfvae.models import VAE, VQVAE, PixelCNNPrior
+from tfvae.models import VAE, VQVAE, AdversarialAutoencoder, Autoencoder, PixelCNNPrior
 
-__all__ = ["FitConfig", "Trained", "encode_splits", "fit_resumable", "train_prior", "train_vae", "train_vqvae"]
+__all__ = ["FitConfig", "Trained", "encode_splits", "fit_resumable", "train_autoencoder", "train_prior", "train_vae",
+           "train_vqvae"]
 
 
 @dataclasses.dataclass
@@ -143,6 +144,15 @@ def _keras_verbose(verbose):
     return 1 if verbose == 1 and sys.stdout.isatty() else 0
 
 
+def _start(dataset, architecture, config):
+    """Checks `architecture`, seeds the run; returns the data set's `DatasetInfo`."""
+    if architecture not in ("mlp", "conv"):
+        raise ValueError(f"`architecture` must be 'mlp' or 'conv'; received architecture={architecture!r}.")
+    info = data.dataset_info(dataset)
+    keras.utils.set_random_seed(config.seed)
+    return info
+
+
 def train_vae(dataset, model_args, config, architecture="mlp", binarize=None, validation_data=None):
     """Trains a Gaussian VAE (`VAE.mlp` or `VAE.conv` with `model_args`) on `dataset`.
 
@@ -159,10 +169,7 @@ def train_vae(dataset, model_args, config, architecture="mlp", binarize=None, va
     Returns:
         `Trained`.
     """
-    if architecture not in ("mlp", "conv"):
-        raise ValueError(f"`architecture` must be 'mlp' or 'conv'; received architecture={architecture!r}.")
-    info = data.dataset_info(dataset)
-    keras.utils.set_random_seed(config.seed)
+    info = _start(dataset, architecture, config)
     conditional = model_args.get("num_classes") is not None
     train_data = data.EpochData(dataset, config.split, config.batch_size, config.seed, with_labels=conditional,
                                 binarize=binarize)
@@ -171,6 +178,36 @@ def train_vae(dataset, model_args, config, architecture="mlp", binarize=None, va
         model = (VAE.mlp if architecture == "mlp" else VAE.conv)(info.image_shape, seed=config.seed, **model_args)
         return _compiled(model, config, f"a {'conditional ' if conditional else ''}VAE ({architecture}, "
                                         f"{model.likelihood}, latent {model.latent_dim}) on {dataset} {config.split}")
+
+    return fit_resumable(build, train_data, config, validation_data)
+
+
+def train_autoencoder(dataset, model_args, config, architecture="mlp", adversarial=False, validation_data=None):
+    """Trains an `Autoencoder` (or, `adversarial`, an `AdversarialAutoencoder`) built by `.mlp` or `.conv`.
+
+    Args:
+        dataset: str. A name of `tfvae.data.DATASETS`.
+        model_args: dict. Arguments of the builder (latent_dim, noise_stddev,
+            dropout, reconstruction, ...); the rest take the builder's defaults.
+        config: `FitConfig`. The adversarial autoencoder's three optimizers
+            are Adam at `config.learning_rate`.
+        architecture: "mlp" or "conv".
+        adversarial: bool.
+        validation_data: dataset or None, evaluated after every epoch.
+
+    Returns:
+        `Trained`.
+    """
+    info = _start(dataset, architecture, config)
+    train_data = data.EpochData(dataset, config.split, config.batch_size, config.seed)
+    cls = AdversarialAutoencoder if adversarial else Autoencoder
+
+    def build():
+        model = getattr(cls, architecture)(info.image_shape, seed=config.seed, **model_args)
+        kind = "an adversarial autoencoder" if adversarial else (
+            "a denoising autoencoder" if model.noise_stddev else "an autoencoder")
+        return _compiled(model, config, f"{kind} ({architecture}, {model.reconstruction}, code size "
+                                        f"{model.latent_dim}) on {dataset} {config.split}")
 
     return fit_resumable(build, train_data, config, validation_data)
 

@@ -11,8 +11,9 @@ from tfvae.images import image_grid, interleave, save_png
 class ImageGridWriter(keras.callbacks.Callback):
     """Every `every_n_epochs`, writes new samples and reconstructions of fixed images.
 
-    Works with `VAE` and `ConditionalVAE` (samples and reconstructions) and with
-    `VQVAE` (reconstructions; samples need a prior). Files are
+    Works with `VAE`, `ConditionalVAE` and `AdversarialAutoencoder` (samples and
+    reconstructions) and with `VQVAE` and `Autoencoder` (reconstructions; a
+    VQ-VAE's samples need a prior). Files are
     `samples_epoch_NNN.png` and `reconstructions_epoch_NNN.png` (each original
     beside its reconstruction) in `output_dir`; with `log_dir`, the same grids
     go to TensorBoard as images.
@@ -43,7 +44,7 @@ class ImageGridWriter(keras.callbacks.Callback):
     def _grids(self):
         model, grids = self.model, {}
         conditional = getattr(model, "num_classes", None) is not None
-        if self.num_samples and hasattr(model, "latent_dim"):
+        if self.num_samples and callable(getattr(model, "sample", None)):
             labels = np.arange(self.num_samples) % model.num_classes if conditional else None
             grids["samples"] = model.sample(self.num_samples, labels=labels, seed=self.seed).numpy()
         if self.images is not None:

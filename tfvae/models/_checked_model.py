@@ -71,16 +71,29 @@ class CheckedModel(ModelInternals):
     # that summed over replicas (what the optimizer does with gradients under
     # tf.distribute) they are the mean over the global batch, also when replicas
     # get batches of different sizes.
-    def _minimize(self, tape, per_example_objective, global_batch_size):
-        """Applies the gradient of the global-batch mean of `per_example_objective` (plus layer losses)."""
+    def _minimize(self, tape, per_example_objective, global_batch_size, optimizer=None, variables=None,
+                  layer_losses=None):
+        """Applies the gradient of the global-batch mean of `per_example_objective` (plus layer losses).
+
+        By default with `self.optimizer` to all trainable variables and all layer
+        losses; a model with several optimizers (the adversarial autoencoder)
+        names the optimizer, its variables and the layer losses that go with them.
+        """
+        optimizer = self.optimizer if optimizer is None else optimizer
+        variables = self.trainable_variables if variables is None else variables
+        layer_losses = self.losses if layer_losses is None else layer_losses
         replicas = tf.distribute.get_strategy().num_replicas_in_sync
         loss = ops.sum(per_example_objective) / global_batch_size
-        if self.losses:
+        if layer_losses:
             # Layer losses (regularisers) are one value per replica: their share of the sum.
-            loss = loss + ops.sum(self.losses) / replicas
-        loss = self.optimizer.scale_loss(loss)
-        grads = tape.gradient(loss, self.trainable_variables)
-        self.optimizer.apply_gradients(zip(grads, self.trainable_variables))
+            loss = loss + ops.sum(layer_losses) / replicas
+        loss = optimizer.scale_loss(loss)
+        grads = tape.gradient(loss, variables)
+        optimizer.apply_gradients(zip(grads, variables))
+
+    def _optimizer_variables(self):
+        """`[(optimizer, variables it updates)]`: what `fit` builds before the first step."""
+        return [(self.optimizer, self.trainable_variables)]
 
     def _report(self, **per_example):
         """Updates the `Mean` trackers named by the keywords with per-example values `(batch,)`.
@@ -153,9 +166,10 @@ class CheckedModel(ModelInternals):
         # Optimizer variables made inside a step that then fails would leave the
         # compiled step unusable: make them up front.
         if name in ("fit", "train_on_batch") and getattr(self, "optimizer", None) is not None:
-            if not self.optimizer.built:
-                with self.distribute_strategy.scope():  # the model's strategy, if it was built under one
-                    self.optimizer.build(self.trainable_variables)
+            for optimizer, variables in self._optimizer_variables():
+                if not optimizer.built:
+                    with self.distribute_strategy.scope():  # the model's strategy, if it was built under one
+                        optimizer.build(variables)
         try:
             with translate_input_errors():
                 return base(*args, **kwargs)

@@ -4,7 +4,8 @@ Functional models of stock layers serialise in `.keras` files in safe mode
 (no Lambda layers), which is why the models are built here and not inline.
 
 An encoder maps an image (and, when `num_classes` is set, a one-hot label) to
-`[mean, log_var]`; a decoder maps a latent (and label) to the likelihood's
+`[mean, log_var]` (or, with `gaussian=False`, to one code, for the
+autoencoders); a decoder maps a latent (and label) to the likelihood's
 parameters: one tensor of the image's shape (Bernoulli logits or Gaussian mean),
 or two (`[mean, log_scale]`) when `two_heads=True`.
 """
@@ -26,6 +27,18 @@ def _model(x_in, y_in, outputs, name):
     return keras.Model(inputs, outputs, name=name)
 
 
+def _dropout(h, rate, name):
+    """A Dropout layer after `h` when `rate` > 0 (dropout autoencoders); `h` itself otherwise."""
+    return layers.Dropout(rate, name=name)(h) if rate else h
+
+
+def _code_heads(h, latent_dim, gaussian):
+    """`[mean, log_var]` of a Gaussian posterior, or one deterministic code."""
+    if not gaussian:
+        return layers.Dense(latent_dim, name="code")(h)
+    return _gaussian_heads(h, latent_dim)
+
+
 def _gaussian_heads(h, latent_dim):
     mean = layers.Dense(latent_dim, name="mean")(h)
     log_var = layers.Dense(latent_dim, name="log_var")(h)
@@ -44,45 +57,53 @@ def _image_heads(h, output_shape, two_heads):
     return [first, second]
 
 
-def mlp_encoder(input_shape, latent_dim, hidden_units=(500,), activation="tanh", num_classes=None):
-    """MLP encoder of AEVB: flatten, hidden Dense layers, mean and log-variance heads."""
+def mlp_encoder(input_shape, latent_dim, hidden_units=(500,), activation="tanh", num_classes=None, dropout=0.0,
+                gaussian=True):
+    """MLP encoder of AEVB: flatten, hidden Dense layers (each followed by Dropout at rate `dropout` > 0),
+    mean and log-variance heads (or one code head, `gaussian=False`)."""
     x_in, y_in = _inputs(input_shape, num_classes, "image")
     h = layers.Flatten()(x_in)
     if y_in is not None:
         h = layers.Concatenate()([h, y_in])
     for i, units in enumerate(hidden_units):
         h = layers.Dense(units, activation=activation, name=f"hidden_{i}")(h)
-    return _model(x_in, y_in, _gaussian_heads(h, latent_dim), "encoder")
+        h = _dropout(h, dropout, f"dropout_{i}")
+    return _model(x_in, y_in, _code_heads(h, latent_dim, gaussian), "encoder")
 
 
 def mlp_decoder(
-    output_shape, latent_dim, hidden_units=(500,), activation="tanh", num_classes=None, two_heads=False
+    output_shape, latent_dim, hidden_units=(500,), activation="tanh", num_classes=None, two_heads=False, dropout=0.0
 ):
-    """MLP decoder of AEVB: hidden Dense layers, then the likelihood parameters."""
+    """MLP decoder of AEVB: hidden Dense layers (and Dropout), then the likelihood parameters."""
     z_in, y_in = _inputs((latent_dim,), num_classes, "latent")
     h = z_in if y_in is None else layers.Concatenate()([z_in, y_in])
     for i, units in enumerate(hidden_units):
         h = layers.Dense(units, activation=activation, name=f"hidden_{i}")(h)
+        h = _dropout(h, dropout, f"dropout_{i}")
     return _model(z_in, y_in, _image_heads(h, tuple(output_shape), two_heads), "decoder")
 
 
-def conv_encoder(input_shape, latent_dim, filters=(32, 64), hidden_units=256, num_classes=None):
-    """Strided 3x3 convolutions (one halving per entry of `filters`), then dense heads."""
+def conv_encoder(input_shape, latent_dim, filters=(32, 64), hidden_units=256, num_classes=None, dropout=0.0,
+                 gaussian=True):
+    """Strided 3x3 convolutions (one halving per entry of `filters`), then dense heads; Dropout at rate
+    `dropout` > 0 after each convolution and the dense layer."""
     if len(input_shape) != 3:
         raise ValueError(f"A conv encoder needs (height, width, channels) inputs; received input_shape={tuple(input_shape)}.")
     x_in, y_in = _inputs(input_shape, num_classes, "image")
     h = x_in
     for i, f in enumerate(filters):
         h = layers.Conv2D(f, 3, strides=2, padding="same", activation="relu", name=f"conv_{i}")(h)
+        h = _dropout(h, dropout, f"dropout_{i}")
     h = layers.Flatten()(h)
     if y_in is not None:
         h = layers.Concatenate()([h, y_in])
     h = layers.Dense(hidden_units, activation="relu", name="hidden")(h)
-    return _model(x_in, y_in, _gaussian_heads(h, latent_dim), "encoder")
+    h = _dropout(h, dropout, "dropout_hidden")
+    return _model(x_in, y_in, _code_heads(h, latent_dim, gaussian), "encoder")
 
 
 def conv_decoder(
-    output_shape, latent_dim, filters=(32, 64), hidden_units=256, num_classes=None, two_heads=False
+    output_shape, latent_dim, filters=(32, 64), hidden_units=256, num_classes=None, two_heads=False, dropout=0.0
 ):
     """Mirror of `conv_encoder`: dense, transposed convolutions, crop to the image size."""
     height, width, channels = output_shape
@@ -91,10 +112,12 @@ def conv_decoder(
     z_in, y_in = _inputs((latent_dim,), num_classes, "latent")
     h = z_in if y_in is None else layers.Concatenate()([z_in, y_in])
     h = layers.Dense(hidden_units, activation="relu", name="hidden")(h)
+    h = _dropout(h, dropout, "dropout_hidden")
     h = layers.Dense(h0 * w0 * filters[-1], activation="relu", name="project")(h)
     h = layers.Reshape((h0, w0, filters[-1]))(h)
     for i, f in enumerate(reversed(filters)):
         h = layers.Conv2DTranspose(f, 3, strides=2, padding="same", activation="relu", name=f"deconv_{i}")(h)
+        h = _dropout(h, dropout, f"dropout_{i}")
     crop = ((0, h0 * 2**steps - height), (0, w0 * 2**steps - width))
 
     def head(name):
@@ -103,6 +126,15 @@ def conv_decoder(
 
     outputs = [head("params"), head("log_scale")] if two_heads else head("params")
     return _model(z_in, y_in, outputs, "decoder")
+
+
+def mlp_discriminator(latent_dim, hidden_units=(256, 256), activation="relu", num_classes=None):
+    """A code discriminator: hidden Dense layers from a latent (and a one-hot label) to one logit `(batch, 1)`."""
+    z_in, y_in = _inputs((latent_dim,), num_classes, "latent")
+    h = z_in if y_in is None else layers.Concatenate()([z_in, y_in])
+    for i, units in enumerate(hidden_units):
+        h = layers.Dense(units, activation=activation, name=f"hidden_{i}")(h)
+    return _model(z_in, y_in, layers.Dense(1, name="logit")(h), "discriminator")
 
 
 def _residual_stack(h, hidden_filters, residual_filters, blocks, prefix):
