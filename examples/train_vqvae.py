@@ -21,6 +21,7 @@ and every option are `tfvae train vqvae` (see `tfvae train vqvae --help`).
 
 import argparse
 import json
+import math
 import os
 import sys
 import time
@@ -43,13 +44,16 @@ PRIOR_LAYERS = 6  # gated PixelCNN blocks
 PRIOR_FILTERS = 64
 BATCH_SIZE = 128
 LEARNING_RATE = 1e-3
+# The prior's Adam rate falls from this peak to 0 along a cosine over its run: 3 epochs so
+# reached 2.144 nats per code, below 4 epochs at a constant 1e-3 (2.156), one epoch sooner.
+PRIOR_PEAK_LEARNING_RATE = 2e-3
 SEED = 0
 
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--epochs", type=int, default=4, help="VQ-VAE epochs (default: 4)")
-    p.add_argument("--prior-epochs", type=int, default=4, help="PixelCNN prior epochs (default: 4)")
+    p.add_argument("--prior-epochs", type=int, default=3, help="PixelCNN prior epochs (default: 3)")
     p.add_argument("--output-dir", default="saved_models/vqvae", help="where everything is written")
     p.add_argument("--smoke", action="store_true", help="a seconds-long run on 512 images (for tests)")
     args = p.parse_args(argv)
@@ -112,9 +116,12 @@ def main(argv=None):
     # A gated PixelCNN (van den Oord et al., 2016): vertical and horizontal stacks of masked
     # convolutions, so each code sees every code above and to its left and nothing else.
     prior = tfvae.PixelCNNPrior(vqvae.grid_shape, NUM_EMBEDDINGS, filters=PRIOR_FILTERS, num_layers=PRIOR_LAYERS)
-    prior.compile(keras.optimizers.Adam(LEARNING_RATE))
+    prior_epochs = 1 if args.smoke else args.prior_epochs
+    # A Keras learning-rate schedule is a function of the optimizer's step: cosine decay to 0 at the last step.
+    steps = prior_epochs * math.ceil(len(train_codes) / BATCH_SIZE)
+    prior.compile(keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(PRIOR_PEAK_LEARNING_RATE, steps)))
     print(f"PixelCNN prior: {prior.count_params():,} parameters, trained on {len(train_codes):,} code grids")
-    prior.fit(train_codes, batch_size=BATCH_SIZE, epochs=1 if args.smoke else args.prior_epochs,
+    prior.fit(train_codes, batch_size=BATCH_SIZE, epochs=prior_epochs,
               validation_data=(test_codes,), verbose=verbose,
               callbacks=[tfvae.callbacks.EpochCheckpoint(os.path.join(out, "checkpoints", "prior"))])
     prior_test = prior.evaluate(test_codes, batch_size=500, return_dict=True, verbose=0)
