@@ -20,6 +20,30 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
+# The slowest modules, slowest first (summed `--durations` of a full run). With `--dist loadscope`
+# (setup.cfg) each module runs whole on one worker, its module fixtures made once, and a free
+# worker takes the next module in this order: longest first, so that both workers finish together.
+SLOW_MODULES_FIRST = (
+    "tests/test_cli.py",
+    "tests/test_distribute.py",
+    "tests/models/test_vae_real_data.py",
+    "tests/test_examples.py",
+    "tests/test_readme.py",
+    "tests/models/test_pixelcnn_prior.py",
+    "tests/models/test_vqvae.py",
+    "tests/models/test_vae.py",
+    "tests/test_data.py",
+    "tests/models/test_autoencoder_real_data.py",
+    "tests/models/test_checked_model.py",
+    "tests/test_export.py",
+)
+
+
+def pytest_collection_modifyitems(session, config, items):
+    rank = {name: i for i, name in enumerate(SLOW_MODULES_FIRST)}
+    items.sort(key=lambda item: rank.get(item.nodeid.split("::")[0], len(rank)))  # stable: order within kept
+
+
 def seed_of(nodeid):
     """The seed of one test: fixed by its id, so the same on every clone, in any order or selection."""
     return zlib.crc32(nodeid.encode()) % (2**31 - 1)

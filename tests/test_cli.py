@@ -383,12 +383,13 @@ def test_model_flags_not_given_leave_the_constructors_defaults():
     names = {k[3:] for k in everything if k.startswith("vq_")} | {k[9:] for k in everything if k.startswith("pixelcnn_")}
     accepted = set(inspect.signature(VQVAE.conv).parameters) | set(inspect.signature(PixelCNNPrior).parameters)
     assert names <= accepted, names - accepted
-    from tfvae import AdversarialAutoencoder
+    from tfvae import AdversarialAutoencoder, Autoencoder
 
     aae = vars(parser.parse_args(["train", "aae", "--output-dir", "x"]))
     assert cli._model_args(argparse_namespace(aae), "ae_") == {"latent_dim": 8}
     ae_names = {k[3:] for k in aae if k.startswith("ae_")}
-    assert ae_names <= set(inspect.signature(AdversarialAutoencoder.mlp).parameters) | set(
-        inspect.signature(AdversarialAutoencoder).parameters), ae_names
+    # AdversarialAutoencoder's builders and constructor pass the Autoencoder's arguments on.
+    assert ae_names <= set().union(*(inspect.signature(f).parameters for f in (
+        AdversarialAutoencoder.mlp, AdversarialAutoencoder, Autoencoder.mlp, Autoencoder))), ae_names
     vae_names = {k[4:] for k in vars(vae) if k.startswith("vae_")}
     assert vae_names <= set(inspect.signature(VAE.mlp).parameters) | set(inspect.signature(VAE).parameters)

@@ -15,6 +15,7 @@ from tfvae.models import _signatures, networks
 from tfvae.models.autoencoder import Autoencoder
 from tfvae.models.vae import _as_units
 
+DISCRIMINATOR_UNITS = (256, 256)
 
 def _clone(optimizer):
     """A new optimizer of the class and settings of `optimizer`, with no state."""
@@ -65,9 +66,9 @@ class AdversarialAutoencoder(Autoencoder):
         encoder, decoder: as `Autoencoder`.
         discriminator: keras.Model. Codes `(batch, latent_dim)` to one logit
             `(batch, 1)` (see `AdversarialAutoencoder.mlp`).
-        reconstruction, noise_stddev, validate_inputs, value_range, seed: as
-            `Autoencoder`; `seed` also seeds the prior draws of training.
-        **kwargs: base `keras.Model` arguments.
+        **kwargs: `Autoencoder`'s arguments (reconstruction, noise_stddev,
+            validate_inputs, value_range, seed; `seed` also seeds the prior
+            draws of training) and the base `keras.Model`'s.
 
     Call arguments:
         inputs: images `(batch, *image_shape)`.
@@ -101,16 +102,14 @@ class AdversarialAutoencoder(Autoencoder):
 
     _nested = ("encoder", "decoder", "discriminator")
 
-    def __init__(self, encoder, decoder, discriminator, reconstruction="squared_error", noise_stddev=0.0,
-                 validate_inputs=True, value_range="unit", seed=None, **kwargs):
+    def __init__(self, encoder, decoder, discriminator, **kwargs):
         kwargs.setdefault("name", "adversarial_autoencoder")
-        super().__init__(encoder, decoder, reconstruction=reconstruction, noise_stddev=noise_stddev,
-                         validate_inputs=validate_inputs, value_range=value_range, seed=seed, **kwargs)
+        super().__init__(encoder, decoder, **kwargs)
         if not isinstance(discriminator, keras.layers.Layer):
             raise ValueError(f"`discriminator` must be a keras.Model or Layer; received discriminator={discriminator!r}.")
         self.discriminator = discriminator
         # Its own stream: the prior's draws must not repeat the corruption noise.
-        self.prior_sampler = GaussianSampler(seed=None if seed is None else seed + 1, name="prior_sampler")
+        self.prior_sampler = GaussianSampler(seed=None if self.seed is None else self.seed + 1, name="prior_sampler")
         self.discriminator_tracker = keras.metrics.Mean(name="discriminator_loss")
         self.generator_tracker = keras.metrics.Mean(name="generator_loss")
         self.mmd_tracker = keras.metrics.Mean(name="mmd")
@@ -131,18 +130,16 @@ class AdversarialAutoencoder(Autoencoder):
 
     # ----------------------------------------------------------------- builders
     @classmethod
-    def mlp(cls, input_shape, latent_dim, hidden_units=(512,), activation="relu", dropout=0.0,
-            discriminator_units=(256, 256), **kwargs):
-        """`Autoencoder.mlp`'s networks and an MLP discriminator with ReLU layers `discriminator_units`."""
-        return super().mlp(input_shape, latent_dim, hidden_units, activation, dropout,
-                           discriminator_units=discriminator_units, **kwargs)
+    def mlp(cls, input_shape, latent_dim, discriminator_units=DISCRIMINATOR_UNITS, **kwargs):
+        """`Autoencoder.mlp`'s networks (its arguments in `kwargs`) and an MLP discriminator with ReLU
+        layers of widths `discriminator_units`."""
+        return super().mlp(input_shape, latent_dim, discriminator_units=discriminator_units, **kwargs)
 
     @classmethod
-    def conv(cls, input_shape, latent_dim, filters=(32, 64), hidden_units=256, dropout=0.0,
-             discriminator_units=(256, 256), **kwargs):
-        """`Autoencoder.conv`'s networks and an MLP discriminator with ReLU layers `discriminator_units`."""
-        return super().conv(input_shape, latent_dim, filters, hidden_units, dropout,
-                            discriminator_units=discriminator_units, **kwargs)
+    def conv(cls, input_shape, latent_dim, discriminator_units=DISCRIMINATOR_UNITS, **kwargs):
+        """`Autoencoder.conv`'s networks (its arguments in `kwargs`) and an MLP discriminator with ReLU
+        layers of widths `discriminator_units`."""
+        return super().conv(input_shape, latent_dim, discriminator_units=discriminator_units, **kwargs)
 
     @classmethod
     def _builder_parts(cls, latent_dim, kwargs):
@@ -292,6 +289,3 @@ class AdversarialAutoencoder(Autoencoder):
         functions["sample_from_noise"] = _signatures.signature(
             sample_from_noise, [_signatures.spec((None, self.latent_dim), tf.float32, "noise")])
         return functions
-
-    def get_config(self):
-        return {**super().get_config(), **self._nested_config()}
