@@ -82,6 +82,10 @@ class Autoencoder(CheckedModel):
     """
 
     _nested = ("encoder", "decoder")
+    # jit_compile="auto": no XLA. On CPU, XLA trained the denoising MLP autoencoder at 0.25x and the
+    # adversarial one at 1.15x (within this machine's spread) the speed without it
+    # (benchmarks/bench_throughput.py; README, "XLA on CPU").
+    jit_compile_default = False
 
     def __init__(self, encoder, decoder, reconstruction="squared_error", noise_stddev=0.0, validate_inputs=True,
                  value_range="unit", seed=None, **kwargs):
