@@ -33,3 +33,17 @@ def run_python(code, timeout=300, cwd=None, args=()):
     if proc.returncode != 0:
         pytest.fail(f"subprocess failed ({proc.returncode}):\nSTDOUT:\n{proc.stdout[-3000:]}\nSTDERR:\n{proc.stderr[-5000:]}")
     return proc.stdout
+
+
+def run_docstring_example(cls):
+    """Runs the Example of `cls`'s docstring (on MNIST) with doctest; returns the number of statements run."""
+    import doctest
+
+    import tfvae
+
+    real_data(tfvae.data.load, "mnist", "test", 10)
+    runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS)
+    for test in doctest.DocTestFinder(recurse=False).find(cls, cls.__name__, globs={}):
+        runner.run(test)
+    assert runner.failures == 0, f"{runner.failures} of {runner.tries} doctest statements failed"
+    return runner.tries

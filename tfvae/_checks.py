@@ -153,6 +153,24 @@ def check_positive_number(value, name):
     return float(value)
 
 
+def check_positive_int(value, name):
+    """Validates an int argument that must be >= 1 (bools refused); returns it as an int."""
+    import numbers
+
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        raise ValueError(f"`{name}` must be a positive int; received {name}={value!r}.")
+    return int(value)
+
+
+def check_rate(value, name):
+    """Validates a rate in [0, 1) such as `dropout` (bools refused); returns it as a float."""
+    import numbers
+
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0.0 <= value < 1.0:
+        raise ValueError(f"`{name}` must be a number in [0, 1); received {name}={value!r}.")
+    return float(value)
+
+
 # The value ranges tfvae's data and models know, and their bounds.
 VALUE_RANGES = {"unit": (0.0, 1.0), "centered": (-0.5, 0.5)}
 

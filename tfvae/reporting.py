@@ -70,10 +70,7 @@ def vae_images(model, x_test, y_test, output_dir, seed=0):
     labels = None if model.num_classes is None else np.arange(n) // 10 % model.num_classes
     samples = model.sample(n, labels=labels, seed=seed).numpy()
     images.save_png(os.path.join(output_dir, "samples.png"), samples, columns=10, value_range=value_range)
-    originals = x_test[:50]
-    recon = model.reconstruct(originals, None if y_test is None else y_test[:50]).numpy()
-    images.save_png(os.path.join(output_dir, "reconstructions.png"), images.interleave(originals, recon), columns=10,
-                    value_range=value_range)
+    _save_reconstructions(model, x_test[:50], output_dir, None if y_test is None else y_test[:50])
     written = ["samples.png", "reconstructions.png"]
     if model.latent_dim == 2:
         grid = images.latent_manifold(model, size=20, labels=None if model.num_classes is None else 0)
@@ -82,15 +79,27 @@ def vae_images(model, x_test, y_test, output_dir, seed=0):
     return written
 
 
+def _test_and_train_figures(trained, test_data):
+    """`test_<name>` (the final evaluation) and `train_<name>` (the last epoch) of every metric the model logs."""
+    results = {f"test_{k}": v for k, v in trained.final(test_data).items()}
+    results.update({f"train_{k}": float(v[-1]) for k, v in trained.history.items() if not k.startswith("val_")})
+    return results
+
+
+def _save_reconstructions(model, originals, output_dir, labels=None):
+    """reconstructions.png: each image followed by its reconstruction, 10 to a row."""
+    recon = (model.reconstruct(originals) if labels is None else model.reconstruct(originals, labels)).numpy()
+    images.save_png(os.path.join(output_dir, "reconstructions.png"), images.interleave(originals, recon), columns=10,
+                    value_range=model.value_bounds)
+
+
 def autoencoder_figures(trained, test_data):
     """Test (and last training epoch's) figures of an `Autoencoder` or `AdversarialAutoencoder`.
 
     `loss` is the reconstruction distance per example; the adversarial one
     adds its discriminator and generator losses and the codes' MMD^2 to p(z).
     """
-    results = {f"test_{k}": v for k, v in trained.final(test_data).items()}
-    results.update({f"train_{k}": float(v[-1]) for k, v in trained.history.items() if not k.startswith("val_")})
-    return results
+    return _test_and_train_figures(trained, test_data)
 
 
 def autoencoder_images(model, x_test, output_dir, seed=0):
@@ -98,10 +107,7 @@ def autoencoder_images(model, x_test, output_dir, seed=0):
     (clean, corrupted as in training, reconstruction of the corrupted); for a model that samples samples.png."""
     os.makedirs(output_dir, exist_ok=True)
     value_range = model.value_bounds
-    originals = x_test[:50]
-    recon = model.reconstruct(originals).numpy()
-    images.save_png(os.path.join(output_dir, "reconstructions.png"), images.interleave(originals, recon), columns=10,
-                    value_range=value_range)
+    _save_reconstructions(model, x_test[:50], output_dir)
     written = ["reconstructions.png"]
     if model.noise_stddev:
         clean = x_test[:30]
@@ -120,19 +126,14 @@ def autoencoder_images(model, x_test, output_dir, seed=0):
 
 def vqvae_figures(trained, test_data):
     """Test and last-epoch training figures of a `VQVAE` (normalised MSE, perplexity, codebook usage, ...)."""
-    results = {"pixel_variance": trained.model.data_variance}
-    results.update({f"test_{k}": v for k, v in trained.final(test_data).items()})
-    results.update({f"train_{k}": float(v[-1]) for k, v in trained.history.items() if not k.startswith("val_")})
-    return results
+    return {"pixel_variance": trained.model.data_variance, **_test_and_train_figures(trained, test_data)}
 
 
 def vqvae_images(model, x_test, output_dir):
     """reconstructions.png (each test image beside its reconstruction) and codes.png (beside its code grid)."""
     os.makedirs(output_dir, exist_ok=True)
     originals = x_test[:50]
-    recon = model.reconstruct(originals).numpy()
-    images.save_png(os.path.join(output_dir, "reconstructions.png"), images.interleave(originals, recon), columns=10,
-                    value_range=model.value_bounds)
+    _save_reconstructions(model, originals, output_dir)
     image_shape = tuple(x_test.shape[1:])
     codes = model.encode(originals[:20]).numpy()
     code_rgb = images.code_images(codes, model.num_embeddings, image_shape[:2])

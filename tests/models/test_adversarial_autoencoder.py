@@ -6,6 +6,7 @@ import pytest
 import tensorflow as tf
 
 import tfvae
+from tests.helpers import run_docstring_example
 
 rng = np.random.default_rng(0)
 X = rng.random((16, 6, 6, 1)).astype("float32")
@@ -165,6 +166,4 @@ def test_bad_images_are_refused_by_every_step():
 
 
 def test_the_docstring_example_runs():
-    from tests.models.test_autoencoder import run_docstring_example
-
     assert run_docstring_example(tfvae.AdversarialAutoencoder) >= 7

@@ -6,7 +6,7 @@ import pytest
 import tensorflow as tf
 
 import tfvae
-from tests.helpers import run_python
+from tests.helpers import run_docstring_example, run_python
 
 rng = np.random.default_rng(0)
 
@@ -186,20 +186,6 @@ def test_keras_file_round_trip_in_a_fresh_process(tmp_path):
         args=(str(tmp_path),),
     )
     assert "dae_mlp squared_error 0.2 ok" in out and "ae_conv_bernoulli bernoulli 0.0 ok" in out
-
-
-def run_docstring_example(cls):
-    """Runs the Example of `cls`'s docstring with doctest; returns the number of statements run."""
-    import doctest
-
-    from tests.helpers import real_data
-
-    real_data(tfvae.data.load, "mnist", "test", 10)
-    runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS)
-    for test in doctest.DocTestFinder(recurse=False).find(cls, cls.__name__, globs={}):
-        runner.run(test)
-    assert runner.failures == 0, f"{runner.failures} of {runner.tries} doctest statements failed"
-    return runner.tries
 
 
 def test_the_docstring_example_runs():

@@ -1,14 +1,13 @@
 """The adversarial autoencoder of Makhzani et al. (2016)."""
 
 import math
-import numbers
 
 import keras
 import tensorflow as tf
 from keras import ops
 
 from tfvae import losses
-from tfvae._checks import check_replica_batch
+from tfvae._checks import check_positive_int, check_replica_batch
 from tfvae.layers.gaussian_sampler import GaussianSampler
 from tfvae.metrics import gaussian_kernel_mmd
 from tfvae.models import _signatures, networks
@@ -16,6 +15,7 @@ from tfvae.models.autoencoder import Autoencoder
 from tfvae.models.vae import _as_units
 
 DISCRIMINATOR_UNITS = (256, 256)
+
 
 def _clone(optimizer):
     """A new optimizer of the class and settings of `optimizer`, with no state."""
@@ -263,11 +263,10 @@ class AdversarialAutoencoder(Autoencoder):
             seed: int or None. The same int seed gives the same images.
         """
         self._require_built(f"{type(self).__name__}.sample")
-        if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
-            raise ValueError(f"`n` must be a positive int; received n={n!r}.")
+        n = check_positive_int(n, "n")
         if labels is not None:
             raise ValueError(f"{type(self).__name__}.sample: the prior N(0, I) takes no labels; received labels.")
-        return self.decode(keras.random.normal((int(n), self.latent_dim), seed=seed))
+        return self.decode(keras.random.normal((n, self.latent_dim), seed=seed))
 
     def discriminate(self, z):
         """The discriminator's probability that codes `(batch, latent_dim)` are draws of p(z)."""

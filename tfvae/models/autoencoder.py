@@ -8,20 +8,13 @@ import tensorflow as tf
 from keras import ops
 
 from tfvae import losses
-from tfvae._checks import check_image_batch, check_replica_batch, check_value_range
+from tfvae._checks import check_image_batch, check_rate, check_replica_batch, check_value_range
 from tfvae.layers.gaussian_sampler import GaussianSampler
 from tfvae.models import _signatures, networks
 from tfvae.models._checked_model import CheckedModel
 from tfvae.models.vae import _as_units, _static_input_shape
 
 RECONSTRUCTIONS = ("squared_error", "bernoulli")
-
-
-def check_rate(value, name):
-    """Validates a rate in [0, 1) such as `dropout`; returns it as a float."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0.0 <= value < 1.0:
-        raise ValueError(f"`{name}` must be a number in [0, 1); received {name}={value!r}.")
-    return float(value)
 
 
 @keras.saving.register_keras_serializable(package="tfvae")
@@ -101,8 +94,6 @@ class Autoencoder(CheckedModel):
                 or not math.isfinite(noise_stddev) or noise_stddev < 0):
             raise ValueError(f"`noise_stddev` must be a number >= 0; received noise_stddev={noise_stddev!r}.")
         check_value_range(value_range, "reconstruction='bernoulli'" if reconstruction == "bernoulli" else None)
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
-            raise ValueError(f"`seed` must be an int or None; received seed={seed!r}.")
         self.encoder = encoder
         self.decoder = decoder
         self.reconstruction = reconstruction
@@ -110,7 +101,7 @@ class Autoencoder(CheckedModel):
         self.validate_inputs = bool(validate_inputs)
         self.value_range = value_range
         self.seed = seed
-        self.corruption = GaussianSampler(seed=seed, name="corruption")
+        self.corruption = GaussianSampler(seed=seed, name="corruption")  # refuses a seed that is not an int
         self.loss_tracker = keras.metrics.Mean(name="loss")
         self._image_shape = None
         self._latent_dim = None

@@ -11,7 +11,8 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 from keras import layers, ops
 
-from tfvae._checks import check_codes, check_labels, check_num_classes, check_positive_number, check_replica_batch
+from tfvae._checks import (check_codes, check_labels, check_num_classes, check_positive_int, check_positive_number,
+                           check_replica_batch)
 from tfvae.layers.gated_pixelcnn_block import GatedPixelCNNBlock
 from tfvae.models._checked_model import CheckedModel
 
@@ -21,12 +22,6 @@ tfd = tfp.distributions
 # next bucket and sliced, so that later batch sizes do not compile again;
 # larger requests go in chunks of the largest.
 SAMPLE_BUCKETS = (8, 16, 32, 64, 128, 256, 512, 1024)
-
-
-def _positive_int(name, value):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"`{name}` must be a positive int; received {name}={value!r}.")
-    return int(value)
 
 
 def _inverse_cdf_draw(logits, temperature, uniform):
@@ -113,9 +108,9 @@ class PixelCNNPrior(CheckedModel):
         if isinstance(num_embeddings, bool) or not isinstance(num_embeddings, numbers.Integral) or num_embeddings < 2:
             raise ValueError(f"`num_embeddings` must be an int >= 2; received num_embeddings={num_embeddings!r}.")
         self.num_embeddings = int(num_embeddings)
-        self.filters = _positive_int("filters", filters)
-        self.num_layers = _positive_int("num_layers", num_layers)
-        self.kernel_size = _positive_int("kernel_size", kernel_size)
+        self.filters = check_positive_int(filters, "filters")
+        self.num_layers = check_positive_int(num_layers, "num_layers")
+        self.kernel_size = check_positive_int(kernel_size, "kernel_size")
         self.num_classes = None if num_classes is None else check_num_classes(num_classes)
         self.validate_inputs = bool(validate_inputs)
         self.embedding = layers.Embedding(self.num_embeddings, self.filters, name="code_embedding")
@@ -251,8 +246,7 @@ class PixelCNNPrior(CheckedModel):
 
     # ---------------------------------------------------------------- sampling
     def _sample_args(self, n, seed, temperature, labels, who):
-        if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
-            raise ValueError(f"`n` must be a positive int; received n={n!r}.")
+        check_positive_int(n, "n")
         temperature = check_positive_number(temperature, "temperature")
         if seed is None:
             seed = int(np.random.randint(0, 2**31 - 1))

@@ -9,7 +9,7 @@ import tensorflow as tf
 from keras import ops
 
 from tfvae import losses
-from tfvae._checks import (check_image_batch, check_labels, check_num_classes, check_positive_number,
+from tfvae._checks import (check_image_batch, check_labels, check_num_classes, check_positive_int, check_positive_number,
                            check_replica_batch, check_value_range)
 from tfvae.layers.gaussian_sampler import GaussianSampler
 from tfvae.models import _signatures, networks
@@ -510,9 +510,7 @@ class VAE(CheckedModel):
             seed: int or None. The same int seed gives the same images.
         """
         self._require_built(f"{type(self).__name__}.sample")
-        if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
-            raise ValueError(f"`n` must be a positive int; received n={n!r}.")
-        n = int(n)
+        n = check_positive_int(n, "n")
         if self.num_classes is not None:
             if labels is None:
                 labels = np.arange(n) % self.num_classes
