@@ -1,12 +1,13 @@
-"""tfvae's `fit` against hand-written trainers of the same networks, and what input checks cost.
+"""tfvae's `fit` against hand-written trainers of the same networks, what input checks cost, and the floor.
 
     python benchmarks/bench_trainers.py                       # MLP VAE, keras.io's conv VAE and VQ-VAE
-    python benchmarks/bench_trainers.py --models vae-mlp --rounds 9
+    python benchmarks/bench_trainers.py --models vae-mlp --rounds 15
 
 For each model, the same networks (weights copied) are trained four ways on
 the same in-memory batches (batch 128, real MNIST):
 
-* **tfvae**: the tfvae model, `compile(Adam(1e-3))` with tfvae's defaults, `fit`;
+* **tfvae**: the tfvae model, `compile(Adam(1e-3))` with tfvae's defaults
+  (`steps_per_execution="auto"`: 16 steps per call into TensorFlow here), `fit`;
 * **tfvae, no checks**: the same with `validate_inputs=False` (what the input
   checks cost);
 * **keras.io style**: a `keras.Model` subclass with a custom `train_step`, as the
@@ -21,9 +22,18 @@ codebook and commitment terms for the VQ-VAE), so the comparison is of
 training machinery, not of losses. Before timing, one gradient of each
 trainer on the same batch and noise is compared with tfvae's (`fit` with
 SGD(1), whose update is minus the gradient). Then the four train in turns,
-`--rounds` rounds of `--steps` steps each after a warm-up round, so that a slow
-spell of the machine hits all; the table gives images/s (median and best of the
-rounds) and tfvae's ratio to each.
+`--rounds` rounds of `--steps` steps each after a warm-up round, in a shuffled
+order per round, so that a slow spell of the machine hits all; the table gives
+images/s (median and best of the rounds) and tfvae's ratio to each: the median
+of the ratios within a round (the two ran a few seconds apart) and the ratio
+of the bests.
+
+The floor: the floating-point operations of one training step (forward and
+backward pass of the objective, counted by TensorFlow's profiler on the traced
+graph; the optimizer's few element-wise operations per weight left out)
+divided by the best rate of a 2048x2048 matrix product measured in the same
+process. No trainer of the same arithmetic can run a step faster; "of floor"
+is the floor's time over the trainer's best time.
 
 keras.io's networks: the conv VAE of keras.io/examples/generative/vae (two
 stride-2 convolutions of 32 and 64 filters, 16 dense units; mirror-image
@@ -33,6 +43,7 @@ keras.io/examples/generative/vq_vae (128 codes of size 16).
 
 import argparse
 import os
+import random
 import statistics
 import sys
 import time
@@ -181,6 +192,43 @@ class Loop:
             self.step(x)
 
 
+def step_flops(kind, model, batch_size):
+    """Floating-point operations of one training step's forward and backward pass (TensorFlow's profiler)."""
+    import keras
+    import tensorflow as tf
+
+    nets = copy_networks(model)
+    variables = [v for n in nets if n is not None for v in n.trainable_variables]
+    generator = keras.random.SeedGenerator(0)
+
+    @tf.function
+    def gradient(x):
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_mean(objective(kind, nets, generator, x)[0])
+        return tape.gradient(loss, variables)
+
+    graph = gradient.get_concrete_function(tf.TensorSpec((batch_size, *model.image_shape), tf.float32)).graph
+    options = tf.compat.v1.profiler.ProfileOptionBuilder.float_operation()
+    options["output"] = "none"
+    return tf.compat.v1.profiler.profile(graph, options=options).total_float_ops
+
+
+def matmul_rate(n=2048, repeats=10, rounds=5):
+    """Best FLOP/s of an n x n float32 matrix product on this device."""
+    import tensorflow as tf
+
+    a, b = tf.random.normal((n, n), seed=1), tf.random.normal((n, n), seed=2)
+    product = tf.function(lambda: tf.reduce_sum(tf.matmul(a, b)))  # the sum forces the result
+    product()
+    best = float("inf")
+    for _ in range(rounds):
+        start = time.perf_counter()
+        for _ in range(repeats):
+            product().numpy()
+        best = min(best, (time.perf_counter() - start) / repeats)
+    return 2 * n**3 / best
+
+
 def check_gradients(kind, model, seed, x):
     """Largest relative difference between tfvae's gradient (`fit` with SGD(1)) and the written-out one."""
     import keras
@@ -236,20 +284,24 @@ def compare(kind, steps, rounds, batch_size, seed, compile_args):
     for fn in run.values():
         fn()  # warm-up: tracing
     rates = {t: [] for t in TRAINERS}
+    order = list(run)
+    shuffle = random.Random(seed).shuffle
     for _ in range(rounds):
-        for trainer, fn in run.items():
+        shuffle(order)
+        for trainer in order:
             start = time.perf_counter()
-            fn()
+            run[trainer]()
             rates[trainer].append(steps * batch_size / (time.perf_counter() - start))
+    flops = step_flops(kind, model, batch_size)
     return dict(model=kind, worst=worst, rates=rates, steps_per_execution=model.steps_per_execution,
-                jit_compile=model.jit_compile)
+                jit_compile=model.jit_compile, flops=flops)
 
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--models", nargs="+", default=list(MODELS), choices=MODELS)
-    p.add_argument("--steps", type=int, default=100, help="steps per round")
-    p.add_argument("--rounds", type=int, default=6)
+    p.add_argument("--steps", type=int, default=96, help="steps per round")
+    p.add_argument("--rounds", type=int, default=8)
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--steps-per-execution", type=int, help="tfvae's compile setting (default: the model's)")
@@ -263,12 +315,16 @@ def main(argv=None):
 
     device = device_description()
     print(f"bench_trainers: batch {args.batch_size}, {args.rounds} rounds of {args.steps} steps per trainer, "
-          f"in turns after a warm-up round; device {device}")
+          f"in shuffled turns after a warm-up round; device {device}")
+    rate = matmul_rate()
     rows = []
     for kind in args.models:
         rows.append(compare(kind, args.steps, args.rounds, args.batch_size, args.seed, compile_args))
         print(f"  {kind} done", file=sys.stderr, flush=True)
-    print("\nimages/s, median (best) of the rounds; tfvae's ratio to each, by medians (by bests):")
+    rate = max(rate, matmul_rate())  # the best of before and after
+    print(f"\nfloor: a 2048x2048 matrix product runs at {rate / 1e9:.1f} GFLOP/s at best here")
+    print("\nimages/s, median (best) of the rounds; tfvae's ratio to each: median of the per-round ratios "
+          "(ratio of the bests):")
     print("| model | tfvae's compile settings | gradient vs tfvae's (max rel. diff.) | "
           + " | ".join(TRAINERS) + " | tfvae / no checks | tfvae / keras.io style | tfvae / tf.function loop |")
     print("|---|---|---|" + "---|" * (len(TRAINERS) + 3))
@@ -276,9 +332,21 @@ def main(argv=None):
         med = {t: statistics.median(v) for t, v in r["rates"].items()}
         best = {t: max(v) for t, v in r["rates"].items()}
         cells = " | ".join(f"{med[t]:,.0f} ({best[t]:,.0f})" for t in TRAINERS)
-        ratios = " | ".join(f"{med['tfvae'] / med[t]:.2f}x ({best['tfvae'] / best[t]:.2f}x)" for t in TRAINERS[1:])
+        ratios = " | ".join(
+            f"{statistics.median(a / b for a, b in zip(r['rates']['tfvae'], r['rates'][t])):.2f}x "
+            f"({best['tfvae'] / best[t]:.2f}x)" for t in TRAINERS[1:])
         print(f"| {r['model']} | steps_per_execution={r['steps_per_execution']}, jit_compile={r['jit_compile']} "
               f"| {r['worst']:.1e} | {cells} | {ratios} |")
+    print("\nthe floor: one step's forward and backward FLOPs at the matrix product's rate; each trainer's best "
+          "step time and its share of the floor:")
+    print("| model | GFLOP per step | floor, ms per step | " + " | ".join(TRAINERS) + " |")
+    print("|---|---|---|" + "---|" * len(TRAINERS))
+    for r in rows:
+        floor = r["flops"] / rate
+        cells = " | ".join(
+            f"{args.batch_size / max(r['rates'][t]) * 1e3:.2f} ms ({floor * max(r['rates'][t]) / args.batch_size:.0%})"
+            for t in TRAINERS)
+        print(f"| {r['model']} | {r['flops'] / 1e9:.3f} | {floor * 1e3:.2f} | {cells} |")
 
 
 if __name__ == "__main__":

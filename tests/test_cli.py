@@ -125,8 +125,9 @@ kill_at = int(sys.argv[1])
 original = callbacks.StopOnNonFinite.on_train_batch_end
 def on_train_batch_end(self, batch, logs=None):
     original(self, batch, logs)
-    if int(self.model.optimizer.iterations.numpy()) == kill_at:
-        os.kill(os.getpid(), signal.SIGKILL)  # a real kill, mid-epoch
+    # Batch callbacks run once per execution (steps_per_execution): the first from kill_at on.
+    if int(self.model.optimizer.iterations.numpy()) >= kill_at:
+        os.kill(os.getpid(), signal.SIGKILL)  # a real kill, before the epoch's checkpoint
 callbacks.StopOnNonFinite.on_train_batch_end = on_train_batch_end
 sys.exit(cli.main(sys.argv[2:]))
 """
@@ -148,7 +149,8 @@ def test_killed_mid_epoch_and_resumed_reaches_the_same_weights_early_stop_and_lr
     state = json.loads((tmp_path / "straight" / "checkpoints" / "epoch-0008" / "state.json").read_text())
     assert state["stop_training"] and [c["class"] for c in state["callbacks"]] == ["EarlyStopping", "ReduceLROnPlateau"]
 
-    # Killed in epoch 8 (step 23 of 3 per epoch), after the first reductions; resumed from epoch 7's checkpoint.
+    # Killed in epoch 8 (3 steps per epoch, run in one execution: at its end, step 24, before the epoch ends),
+    # after the first reductions; resumed from epoch 7's checkpoint.
     killed = subprocess.run([sys.executable, "-c", KILLER, "23", *STALLING, "--output-dir", str(tmp_path / "resumed")],
                             capture_output=True, text=True, timeout=600, cwd=ROOT)
     assert killed.returncode == -9, killed.stderr[-2000:]

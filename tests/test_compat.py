@@ -128,3 +128,13 @@ def test_seed_generator_states_are_found_by_their_keras_path():
 
     vae = tfvae.VAE.mlp((4, 4, 1), 2, hidden_units=(8,), seed=3)
     assert len(_compat.seed_generator_states(vae)) == 1
+
+
+def test_keras_still_runs_whole_executions_past_steps_per_epoch():
+    # Why CheckedModel divides each epoch under steps_per_execution="auto" and refuses explicit counts that
+    # do not divide it. When this fails, Keras stops at steps_per_epoch and that logic can go.
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model.compile("sgd", "mse", steps_per_execution=5)
+    data = tf.data.Dataset.from_tensor_slices((np.ones((8, 2), "float32"), np.ones((8, 1), "float32")))
+    model.fit(data.batch(2).repeat(), steps_per_epoch=7, epochs=1, verbose=0)
+    assert int(model.optimizer.iterations.numpy()) == 10

@@ -75,6 +75,9 @@ for kind in KINDS:
     with strategy.scope():
         mirrored = make(kind)
     assert mirrored.jit_compile is False, kind  # "auto": XLA cannot span two devices
+    # "auto" steps per execution: the default on one device (so the weights below also compare 16 steps
+    # per call with 1), one step per call under several replicas.
+    assert (single.steps_per_execution, mirrored.steps_per_execution) == (16, 1), kind
     h2 = mirrored.fit(*args, batch_size=16, epochs=2, shuffle=False, verbose=0)
     e2 = mirrored.evaluate(*args, batch_size=16, verbose=0, return_dict=True)
     for a, b in zip(single.weights, mirrored.weights):

@@ -140,3 +140,94 @@ def test_in_graph_check_is_one_pass_and_names_what_is_wrong(value_range):
     # Good batches run no min, max or NaN count: those are in the failure branch only.
     graph = checked.get_concrete_function(tf.TensorSpec((None, 12, 12, 1), tf.float32)).graph
     assert not any(op.type in ("Min", "Max") for op in graph.get_operations())
+
+
+# ------------------------------------------------------------ steps per execution
+def _small_vae(seed=0):
+    keras.utils.set_random_seed(seed)
+    return tfvae.VAE.mlp((12, 12, 1), latent_dim=2, hidden_units=(8,), seed=seed)
+
+
+def _binary(n, seed=0):
+    return (np.random.default_rng(seed).random((n, 12, 12, 1)) > 0.5).astype("float32")
+
+
+def test_auto_steps_per_execution_keeps_every_epoch_exact():
+    # Keras runs whole executions past steps_per_epoch (tests/test_compat.py); "auto" divides the epoch.
+    vae = _small_vae()
+    vae.compile("adam")
+    assert vae.steps_per_execution == vae.steps_per_execution_default == 16
+    endless = tf.data.Dataset.from_tensor_slices(_binary(32)).batch(4).repeat()
+    done = 0
+    for steps_per_epoch, validation_steps, expected in ((7, None, 7), (12, None, 12), (20, None, 10),
+                                                         (12, 8, 4), (17, None, 1)):
+        validation = dict(validation_data=endless, validation_steps=validation_steps) if validation_steps else {}
+        vae.fit(endless, steps_per_epoch=steps_per_epoch, epochs=2, verbose=0, **validation)
+        done += 2 * steps_per_epoch
+        assert vae.steps_per_execution == expected, (steps_per_epoch, validation_steps)
+        assert int(vae.optimizer.iterations.numpy()) == done, (steps_per_epoch, validation_steps)
+    vae.evaluate(endless, steps=6, verbose=0)
+    assert vae.steps_per_execution == 6
+    vae.fit(_binary(40), batch_size=4, epochs=1, verbose=0)  # finite data: the default again, and exact
+    assert vae.steps_per_execution == 16 and int(vae.optimizer.iterations.numpy()) == done + 10
+
+
+def test_steps_per_execution_does_not_change_what_training_computes():
+    x = _binary(44, seed=1)  # 11 batches of 4: the last execution of 16 steps stops at the end of the data
+    runs = []
+    for steps in (1, "auto"):
+        vae = _small_vae(seed=3)
+        vae.compile(keras.optimizers.Adam(1e-2), steps_per_execution=steps)
+        history = vae.fit(x, batch_size=4, epochs=2, shuffle=False, verbose=0).history
+        runs.append((vae, history))
+    (one, h1), (auto, h2) = runs
+    assert (one.steps_per_execution, auto.steps_per_execution) == (1, 16)
+    assert int(one.optimizer.iterations.numpy()) == int(auto.optimizer.iterations.numpy()) == 22
+    for a, b in zip(one.weights, auto.weights):
+        np.testing.assert_allclose(np.asarray(b), np.asarray(a), rtol=1e-5, atol=1e-6, err_msg=a.path)
+    for k in h1:
+        np.testing.assert_allclose(h2[k], h1[k], rtol=1e-5, err_msg=k)
+
+
+def test_explicit_steps_per_execution_is_checked():
+    vae = _small_vae()
+    for bad in (0, -2, 2.5, True, "fast"):
+        with pytest.raises(ValueError, match=f"steps_per_execution={bad!r}"):
+            vae.compile("adam", steps_per_execution=bad)
+    vae.compile("adam", steps_per_execution=5)
+    endless = tf.data.Dataset.from_tensor_slices(_binary(16)).batch(4).repeat()
+    with pytest.raises(ValueError, match="steps_per_epoch=7 is not a multiple of steps_per_execution=5"):
+        vae.fit(endless, steps_per_epoch=7, verbose=0)
+    with pytest.raises(ValueError, match="steps=3 is not a multiple of steps_per_execution=5"):
+        vae.evaluate(endless, steps=3, verbose=0)
+    assert int(vae.optimizer.iterations.numpy()) == 0  # refused before any step
+    vae.fit(endless, steps_per_epoch=10, verbose=0)
+    assert int(vae.optimizer.iterations.numpy()) == 10
+
+
+def test_a_callback_that_needs_every_step_gets_every_step():
+    seen = []
+    schedule = tfvae.callbacks.BetaSchedule(lambda step: seen.append(step) or 1.0, per_step=True)
+    vae = _small_vae()
+    vae.compile("adam")
+    vae.fit(_binary(24), batch_size=4, epochs=1, verbose=0, callbacks=[schedule])
+    assert vae.steps_per_execution == 1 and seen == list(range(6))
+    vae.compile("adam", steps_per_execution=2)
+    with pytest.raises(ValueError, match="per_step=True.*steps_per_execution=2"):
+        vae.fit(_binary(24), batch_size=4, epochs=1, verbose=0, callbacks=[schedule])
+
+
+def test_auto_steps_per_execution_survives_a_keras_file(tmp_path):
+    vae = _small_vae()
+    vae.compile("adam")
+    vae.fit(_binary(8), batch_size=4, steps_per_epoch=2, verbose=0)  # the count of this call: 2
+    assert vae.get_compile_config()["steps_per_execution"] == "auto"
+    vae.save(tmp_path / "m.keras")
+    loaded = keras.saving.load_model(tmp_path / "m.keras")
+    assert loaded.compiled and loaded.steps_per_execution == 16
+    assert loaded.get_compile_config()["steps_per_execution"] == "auto"
+    fixed = _small_vae()
+    fixed.compile("adam", steps_per_execution=4)
+    fixed.fit(_binary(8), batch_size=4, verbose=0)
+    fixed.save(tmp_path / "f.keras")
+    assert keras.saving.load_model(tmp_path / "f.keras").steps_per_execution == 4

@@ -12,8 +12,18 @@ other inputs (generators, `PyDataset`) then go unchecked, with a warning.
 `jit_compile="auto"` is each model's `jit_compile_default`, the faster on CPU as
 measured by `benchmarks/bench_throughput.py`, and False whenever a strategy
 runs several replicas (XLA cannot reach variables on other devices).
+
+`steps_per_execution="auto"` (tfvae's default) runs up to
+`steps_per_execution_default` training steps per call into TensorFlow, which
+on small models saves a fifth of the time (`benchmarks/bench_trainers.py`).
+Keras 3.15 runs whole executions even past `steps_per_epoch` (an epoch of 7
+steps at 5 per execution trains 10), so "auto" takes, for each `fit` and
+`evaluate`, the largest count up to the default that divides the step counts
+of the call, and an explicit count that does not divide them is refused.
 """
 
+import inspect
+import math
 import warnings
 
 import keras
@@ -21,7 +31,7 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
-from tfvae._checks import VALUE_RANGES, check_replica_split, translate_input_errors
+from tfvae._checks import VALUE_RANGES, check_positive_int, check_replica_split, translate_input_errors
 from tfvae._compat import ModelInternals, reducible_step_results
 
 
@@ -36,8 +46,12 @@ class CheckedModel(ModelInternals):
     _nested = ()
     # What jit_compile="auto" means on one device; set per model from benchmarks/RESULTS.md.
     jit_compile_default = False
+    # The most steps per execution under steps_per_execution="auto" on one device.
+    steps_per_execution_default = 16
     # "unit" or "centered" for models of images (set from their argument); None for models of codes.
     value_range = None
+    # True while `fit` runs (its validation calls `evaluate`).
+    _fitting = False
 
     def _check_step_data(self, data, who):
         """The value checks of a step's data (a tuple as Keras passes it); returns checked tensors."""
@@ -63,6 +77,85 @@ class CheckedModel(ModelInternals):
                           "checked (XLA removes the in-graph checks); pass arrays or a tf.data.Dataset.",
                           stacklevel=4)
         return x
+
+    # ---------------------------------------------------------- compilation
+    def compile(self, *args, steps_per_execution="auto", **kwargs):
+        """`keras.Model.compile`, with `steps_per_execution="auto"` as the default.
+
+        Args:
+            *args: `keras.Model.compile`'s (`optimizer`, ...).
+            steps_per_execution: int, or "auto": up to
+                `steps_per_execution_default` (16) steps per call into
+                TensorFlow on one device, 1 under a strategy with several
+                replicas; each `fit` and `evaluate` then takes the largest count
+                up to that which divides its `steps_per_epoch`,
+                `validation_steps` or `steps` (so epochs keep their exact
+                length), and 1 when a callback asks for every step
+                (`requires_single_steps = True`, as
+                `tfvae.callbacks.BetaSchedule(per_step=True)` does). As in
+                Keras, batch-level callbacks run once per execution.
+            **kwargs: `keras.Model.compile`'s (`jit_compile`, ...).
+        """
+        if steps_per_execution == "auto":
+            replicas = self.distribute_strategy.num_replicas_in_sync
+            self._auto_steps_per_execution = self.steps_per_execution_default if replicas == 1 else 1
+            steps_per_execution = self._auto_steps_per_execution
+        else:
+            self._auto_steps_per_execution = None
+            steps_per_execution = check_positive_int(steps_per_execution, "steps_per_execution")
+        super().compile(*args, steps_per_execution=steps_per_execution, **kwargs)
+
+    def get_compile_config(self):
+        config = super().get_compile_config()
+        if config and getattr(self, "_auto_steps_per_execution", None) is not None:
+            config = {**config, "steps_per_execution": "auto"}
+        return config
+
+    def compile_from_config(self, config):
+        # Keras skips models whose compile is overridden; ours takes Keras' arguments.
+        config = {k: keras.saving.deserialize_keras_object(v) if isinstance(v, dict) else v
+                  for k, v in config.items()}
+        self.compile(**config)
+        if self.built:
+            # Optimizer state is loaded into existing variables: make them.
+            for optimizer, variables in self._optimizer_variables():
+                optimizer.build(variables)
+
+    def _set_steps_per_execution(self, name, base, args, kwargs):
+        """Chooses (auto) or checks (explicit) the steps per execution of a `fit`/`evaluate` call."""
+        if name not in ("fit", "evaluate") or not getattr(self, "compiled", False) or self._fitting:
+            return  # (fit's own validation runs through evaluate: fit has counted its steps)
+        try:
+            call = inspect.signature(base).bind_partial(*args, **kwargs).arguments
+        except TypeError:
+            return  # Keras reports the bad arguments itself
+        if name == "fit":
+            counts = {"steps_per_epoch": call.get("steps_per_epoch")}
+            if call.get("validation_data") is not None or call.get("validation_split"):
+                counts["validation_steps"] = call.get("validation_steps")
+        else:
+            counts = {"steps": call.get("steps")}
+        cap = keras.config.max_steps_per_epoch()  # Keras' debugging limit applies to every epoch
+        counts = {k: min(v or cap, cap or v) for k, v in counts.items() if v or cap}
+        auto = getattr(self, "_auto_steps_per_execution", None)
+        if auto is None:
+            bad = {k: v for k, v in counts.items() if v % self.steps_per_execution}
+            if bad:
+                given = ", ".join(f"{k}={v}" for k, v in bad.items())
+                raise ValueError(
+                    f"{type(self).__name__}.{name}: {given} is not a multiple of steps_per_execution="
+                    f"{self.steps_per_execution}; Keras would run whole executions past it. Compile with "
+                    "steps_per_execution='auto' (the default) or a count that divides it.")
+            return
+        callbacks = call.get("callbacks") or []
+        if name == "fit" and any(getattr(c, "requires_single_steps", False) for c in callbacks):
+            steps = 1
+        else:
+            common = math.gcd(*counts.values()) if counts else 0
+            steps = max(d for d in range(1, auto + 1) if common % d == 0) if common else auto
+        if steps != self.steps_per_execution:
+            self.steps_per_execution = steps
+            self.train_function = self.test_function = None  # traced for the previous count
 
     # ------------------------------------------------------------- the step
     # Every model's train_step is: per-example terms under a tape, then
@@ -161,6 +254,7 @@ class CheckedModel(ModelInternals):
 
     def _entry(self, name, base, args, kwargs):
         _check_split_up_front(self, name, args, kwargs)
+        self._set_steps_per_execution(name, base, args, kwargs)
         if getattr(self, "validate_inputs", False) and self.jit_compile:
             args, kwargs = _prechecked(self, name, args, kwargs)
         # Optimizer variables made inside a step that then fails would leave the
@@ -170,6 +264,8 @@ class CheckedModel(ModelInternals):
                 if not optimizer.built:
                     with self.distribute_strategy.scope():  # the model's strategy, if it was built under one
                         optimizer.build(variables)
+        outermost = not self._fitting
+        self._fitting = self._fitting or name == "fit"
         try:
             with translate_input_errors():
                 return base(*args, **kwargs)
@@ -177,6 +273,9 @@ class CheckedModel(ModelInternals):
             # A step whose trace failed stays cached and broken; the next call must retrace.
             self.train_function = self.test_function = self.predict_function = None
             raise
+        finally:
+            if outermost:
+                self._fitting = False
 
 
 # Entry point -> (step it feeds, whether its second argument is y).

@@ -182,16 +182,6 @@ class AdversarialAutoencoder(Autoencoder):
                                    for name in ("discriminator_optimizer", "generator_optimizer")}}
         return config
 
-    def compile_from_config(self, config):
-        # Keras skips models whose compile is overridden; this one knows its arguments.
-        config = {k: keras.saving.deserialize_keras_object(v) if isinstance(v, dict) else v
-                  for k, v in config.items()}
-        self.compile(**config)
-        if self.built:
-            # Optimizer state is loaded into existing variables: make them.
-            for optimizer, variables in self._optimizer_variables():
-                optimizer.build(variables)
-
     @staticmethod
     def _inner(optimizer):
         return optimizer.inner_optimizer if isinstance(optimizer, keras.optimizers.LossScaleOptimizer) else optimizer
