@@ -343,9 +343,8 @@ def main(argv=None):
     print("|---|---|---|" + "---|" * len(TRAINERS))
     for r in rows:
         floor = r["flops"] / rate
-        cells = " | ".join(
-            f"{args.batch_size / max(r['rates'][t]) * 1e3:.2f} ms ({floor * max(r['rates'][t]) / args.batch_size:.0%})"
-            for t in TRAINERS)
+        best_step = {t: args.batch_size / max(v) for t, v in r["rates"].items()}  # seconds
+        cells = " | ".join(f"{best_step[t] * 1e3:.2f} ms ({floor / best_step[t]:.0%})" for t in TRAINERS)
         print(f"| {r['model']} | {r['flops'] / 1e9:.3f} | {floor * 1e3:.2f} | {cells} |")
 
 

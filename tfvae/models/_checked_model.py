@@ -15,7 +15,8 @@ runs several replicas (XLA cannot reach variables on other devices).
 
 `steps_per_execution="auto"` (tfvae's default) runs up to
 `steps_per_execution_default` training steps per call into TensorFlow, which
-on small models saves a fifth of the time (`benchmarks/bench_trainers.py`).
+puts `fit` ahead of hand-written trainers on small models
+(`benchmarks/bench_trainers.py`).
 Keras 3.15 runs whole executions even past `steps_per_epoch` (an epoch of 7
 steps at 5 per execution trains 10), so "auto" takes, for each `fit` and
 `evaluate`, the largest count up to the default that divides the step counts
@@ -50,6 +51,8 @@ class CheckedModel(ModelInternals):
     steps_per_execution_default = 16
     # "unit" or "centered" for models of images (set from their argument); None for models of codes.
     value_range = None
+    # The count "auto" resolved to at compile (None: an explicit count).
+    _auto_steps_per_execution = None
     # True while `fit` runs (its validation calls `evaluate`).
     _fitting = False
 
@@ -107,7 +110,7 @@ class CheckedModel(ModelInternals):
 
     def get_compile_config(self):
         config = super().get_compile_config()
-        if config and getattr(self, "_auto_steps_per_execution", None) is not None:
+        if config and self._auto_steps_per_execution is not None:
             config = {**config, "steps_per_execution": "auto"}
         return config
 
@@ -136,8 +139,8 @@ class CheckedModel(ModelInternals):
         else:
             counts = {"steps": call.get("steps")}
         cap = keras.config.max_steps_per_epoch()  # Keras' debugging limit applies to every epoch
-        counts = {k: min(v or cap, cap or v) for k, v in counts.items() if v or cap}
-        auto = getattr(self, "_auto_steps_per_execution", None)
+        counts = {k: min(c for c in (v, cap) if c) for k, v in counts.items() if v or cap}
+        auto = self._auto_steps_per_execution
         if auto is None:
             bad = {k: v for k, v in counts.items() if v % self.steps_per_execution}
             if bad:
