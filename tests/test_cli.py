@@ -332,6 +332,21 @@ def test_autoencoders_train_sample_and_export(tmp_path):
     assert png_shape(tmp_path / "aae" / "samples.png") == (10 * 29 + 1, 10 * 29 + 1, 1)
     assert "sample" in tf.saved_model.load(str(tmp_path / "aae" / "1")).signatures
 
+    # The class-conditional prior: trained on labels, sampled and evaluated with them.
+    stdout = ok(tfvae("train", "aae", *tiny, "--discriminator-units", "8", "--conditional", "--no-export",
+                      "--output-dir", tmp_path / "saae"))
+    assert "class-conditional prior" in stdout and "MMD^2 to p(z|y)" in stdout
+    import keras
+
+    model = keras.saving.load_model(tmp_path / "saae" / "model.keras")
+    assert model.num_classes == 10 and np.asarray(model.prior_means).shape == (10, 3)
+    ok(tfvae("sample", tmp_path / "saae" / "model.keras", "-n", "4", "--labels", "3", "--out", tmp_path / "s.png"))
+    results = json.loads(ok(tfvae("evaluate", tmp_path / "saae" / "model.keras", "--dataset", "mnist",
+                                  "--examples", "50", "--json")))
+    assert {"loss", "mmd"} <= set(results)
+    refused(tfvae("train", "aae", *tiny, "--conditional", "--dataset", "binarized_mnist", "--output-dir",
+                  tmp_path / "no"), "has no labels")
+
 
 def test_help_explains_every_subcommand(capsys):
     from tfvae import cli

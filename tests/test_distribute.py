@@ -20,7 +20,7 @@ import pytest
 from tests.conftest import ROOT
 from tests.helpers import run_python
 
-KINDS = ("vae", "cvae", "vq", "ema", "prior", "dae", "aae")
+KINDS = ("vae", "cvae", "vq", "ema", "prior", "dae", "aae", "saae")
 
 MODELS = """
 import keras
@@ -45,6 +45,9 @@ def make(kind):
     elif kind == "aae":
         model = tfvae.AdversarialAutoencoder.mlp((8, 8, 1), latent_dim=3, hidden_units=(16,), noise_stddev=0.1,
                                                  discriminator_units=(8,), seed=3)
+    elif kind == "saae":
+        model = tfvae.AdversarialAutoencoder.mlp((8, 8, 1), latent_dim=3, hidden_units=(16,), discriminator_units=(8,),
+                                                 num_classes=3, seed=3)
     else:
         model = tfvae.PixelCNNPrior((4, 4), 6, filters=8, num_layers=2)
     model.compile(keras.optimizers.Adam(1e-2))
@@ -53,7 +56,7 @@ def make(kind):
 def data(kind):
     if kind == "prior":
         return (codes,)
-    if kind == "cvae":
+    if kind in ("cvae", "saae"):
         return (images, rng.integers(0, 3, 48).astype("int32"))
     return (images,)
 """

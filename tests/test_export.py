@@ -30,8 +30,10 @@ def _models():
     ae = tfvae.Autoencoder.conv((8, 8, 1), latent_dim=3, filters=(4,), hidden_units=8, noise_stddev=0.2, dropout=0.1)
     aae = tfvae.AdversarialAutoencoder.mlp((6, 6, 1), latent_dim=3, hidden_units=(16,), discriminator_units=(8,),
                                            reconstruction="bernoulli")
+    saae = tfvae.AdversarialAutoencoder.mlp((6, 6, 1), latent_dim=3, hidden_units=(16,), discriminator_units=(8,),
+                                            num_classes=3)
     return {"vae": (vae, None), "cvae": (cvae, None), "vqvae": (vq, None), "vqvae_prior": (ema, prior),
-            "ae": (ae, None), "aae": (aae, None)}
+            "ae": (ae, None), "aae": (aae, None), "saae": (saae, None)}
 
 
 def _inputs(model, prior, name, n=4):
@@ -131,7 +133,7 @@ def test_sample_signature_is_reproducible_per_seed(exported):
 TFLITE_CASES = [("vae", "serving_default"), ("vae", "encode"), ("vae", "decode"), ("cvae", "decode"),
                 ("vqvae", "serving_default"), ("vqvae", "encode"), ("vqvae", "decode"), ("vqvae_prior", "encode"),
                 ("ae", "serving_default"), ("ae", "encode"), ("ae", "decode"), ("aae", "decode"),
-                ("aae", "sample_from_noise")]
+                ("aae", "sample_from_noise"), ("saae", "sample_from_noise")]
 
 
 @pytest.mark.parametrize("key, signature", TFLITE_CASES)

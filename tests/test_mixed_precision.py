@@ -72,3 +72,9 @@ def test_autoencoders_train_with_float32_terms_and_three_scaled_optimizers(polic
     scaled = [isinstance(o, keras.optimizers.LossScaleOptimizer)
               for o in (aae.optimizer, aae.discriminator_optimizer, aae.generator_optimizer)]
     assert scaled == [policy == "mixed_float16"] * 3
+    saae = tfvae.AdversarialAutoencoder.mlp((8, 8, 1), latent_dim=3, hidden_units=(16,), discriminator_units=(8,),
+                                            num_classes=3)
+    saae.compile(keras.optimizers.Adam(1e-3))
+    _finite(saae, saae.fit(x, rng.integers(0, 3, 32).astype("int32"), batch_size=8, epochs=2, verbose=0))
+    assert saae.sample(2, labels=[0, 2], seed=0).dtype == tf.float32
+    assert saae.discriminate(np.zeros((2, 3), "float32"), [0, 1]).dtype == tf.float32

@@ -217,6 +217,16 @@ def check_labels(labels, num_classes, batch_size, who):
     return _check_index_range(labels, num_classes, "labels", who)
 
 
+def check_sample_labels(labels, n, num_classes, who):
+    """The labels of `n` samples of a conditional model: an int (every sample), ints `(n,)`, or None for the
+    classes in turn (0, 1, ..., 0, 1, ...); returns `(n,)` int32, checked."""
+    if labels is None:
+        labels = np.arange(n) % num_classes
+    elif np.ndim(labels) == 0:
+        labels = np.full((n,), labels)
+    return check_labels(np.asarray(labels), num_classes, n, who)
+
+
 def check_codes(codes, grid_shape, num_embeddings, who):
     """Checks integer code grids `(batch, *grid_shape)` in [0, num_embeddings); returns int32."""
     if not tf.is_tensor(codes):

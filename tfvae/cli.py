@@ -166,7 +166,9 @@ def _parser():
         if adversarial:
             _model_flag(p, f"{owner}.mlp / .conv", "--discriminator-units", "ae_discriminator_units",
                         "discriminator hidden layer widths", type=POSITIVE_INT, nargs="+")
-        p.set_defaults(adversarial=adversarial)
+            p.add_argument("--conditional", action="store_true",
+                           help="class-conditional prior p(z|y): one Gaussian per class (needs labels)")
+        p.set_defaults(adversarial=adversarial, **({} if adversarial else {"conditional": False}))
     p = kinds.add_parser("vqvae", help="VQ-VAE, then its PixelCNN prior (--prior-epochs 0: VQ-VAE only)",
                          formatter_class=_Help)
     _add_common_train(p, 4)
@@ -371,10 +373,15 @@ def _train_autoencoder(a):
     model_args = _builder_args(a, "ae_")
     if "reconstruction" not in model_args:  # what the data are decides, so this default lives here
         model_args["reconstruction"] = "bernoulli" if info.binary else "squared_error"
-    x_test, _, test_ds = _test_data(a.dataset, False)
+    if a.conditional:
+        if not info.num_classes:
+            raise ValueError(f"{a.dataset!r} has no labels; received --conditional.")
+        model_args["num_classes"] = info.num_classes
+    x_test, _, test_ds = _test_data(a.dataset, a.conditional)
     shown = {"loss": "reconstruction"}
     if a.adversarial:
-        shown.update(discriminator_loss="discriminator", generator_loss="generator", mmd="MMD^2 to N(0, I)")
+        shown.update(discriminator_loss="discriminator", generator_loss="generator",
+                     mmd="MMD^2 to p(z|y)" if a.conditional else "MMD^2 to N(0, I)")
     config = dataclasses.replace(config, callbacks=(_epoch_report(config.epochs, shown, "", config),
                                                     *config.callbacks))
     trained = training.train_autoencoder(a.dataset, model_args, config, a.architecture, a.adversarial, test_ds)

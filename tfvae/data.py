@@ -138,7 +138,9 @@ def _tfds_dataset(info, split, data_dir, download, shuffle_files, seed):
                 "or run once with internet access so that TFDS downloads and prepares it."
             )
         builder.download_and_prepare()
-    read_config = tfds.ReadConfig(shuffle_seed=seed) if shuffle_files else None
+    # No TFDS auto-cache: `load(cache=True)` caches after selecting the fields, and a cache that a reader
+    # leaves half-read (load_arrays(limit=...)) makes TensorFlow warn that it discards it.
+    read_config = tfds.ReadConfig(shuffle_seed=seed if shuffle_files else None, try_autocache=False)
     return builder.as_dataset(split=split, shuffle_files=shuffle_files, read_config=read_config)
 
 

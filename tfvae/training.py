@@ -188,7 +188,8 @@ def train_autoencoder(dataset, model_args, config, architecture="mlp", adversari
     Args:
         dataset: str. A name of `tfvae.data.DATASETS`.
         model_args: dict. Arguments of the builder (latent_dim, noise_stddev,
-            dropout, reconstruction, ...); the rest take the builder's defaults.
+            dropout, reconstruction, num_classes for the adversarial one's
+            class-conditional prior, ...); the rest take the builder's defaults.
         config: `FitConfig`. The adversarial autoencoder's three optimizers
             are Adam at `config.learning_rate`.
         architecture: "mlp" or "conv".
@@ -199,13 +200,16 @@ def train_autoencoder(dataset, model_args, config, architecture="mlp", adversari
         `Trained`.
     """
     info = _start(dataset, architecture, config)
-    train_data = data.EpochData(dataset, config.split, config.batch_size, config.seed)
+    conditional = model_args.get("num_classes") is not None
+    train_data = data.EpochData(dataset, config.split, config.batch_size, config.seed, with_labels=conditional)
     cls = AdversarialAutoencoder if adversarial else Autoencoder
 
     def build():
         model = getattr(cls, architecture)(info.image_shape, seed=config.seed, **model_args)
         kind = "an adversarial autoencoder" if adversarial else (
             "a denoising autoencoder" if model.noise_stddev else "an autoencoder")
+        if conditional:
+            kind = "an adversarial autoencoder with a class-conditional prior"
         return _compiled(model, config, f"{kind} ({architecture}, {model.reconstruction}, code size "
                                         f"{model.latent_dim}) on {dataset} {config.split}")
 

@@ -3,11 +3,12 @@
 import math
 
 import keras
+import numpy as np
 import tensorflow as tf
 from keras import ops
 
 from tfvae import losses
-from tfvae._checks import check_positive_int, check_replica_batch
+from tfvae._checks import check_labels, check_num_classes, check_positive_int, check_replica_batch, check_sample_labels
 from tfvae.layers.gaussian_sampler import GaussianSampler
 from tfvae.metrics import gaussian_kernel_mmd
 from tfvae.models import _signatures, networks
@@ -15,6 +16,37 @@ from tfvae.models.autoencoder import Autoencoder
 from tfvae.models.vae import _as_units
 
 DISCRIMINATOR_UNITS = (256, 256)
+# The nearest two class means of the default class-conditional prior lie this far apart: 3 standard
+# deviations from each mean to the boundary between them (4 and 5 left samples of the asked digit more often
+# in a neighbour's class on MNIST; 8 let the discriminator begin to win).
+CLASS_SPACING = 6.0
+
+
+def _spread_means(num_classes, latent_dim):
+    """The default means of p(z|y), the nearest two `CLASS_SPACING` apart.
+
+    Up to 2 * latent_dim classes sit on the axes, +-r e_0, +-r e_1, ... (the
+    vertices of a cross-polytope): each class is told apart along its own
+    direction, and its codes need not travel far from the origin. On MNIST,
+    10 means on a circle in two dimensions left the encoder mixing classes
+    (samples of the asked digit well under half the time, against nine in
+    ten on the axes). More classes than that go on a circle in the first two
+    dimensions (on a line for 1-D codes), the paper's arrangement of its 2-D
+    mixture.
+    """
+    means = np.zeros((num_classes, latent_dim), np.float32)
+    k = np.arange(num_classes)
+    if num_classes <= 2 * latent_dim:
+        # Two classes face each other across the origin; from three on the nearest are on two axes.
+        radius = CLASS_SPACING / (2.0 if num_classes == 2 else np.sqrt(2.0))
+        means[k, k // 2] = np.where(k % 2 == 0, radius, -radius)
+    elif latent_dim == 1:
+        means[:, 0] = CLASS_SPACING * (k - (num_classes - 1) / 2)
+    else:
+        angle = 2 * np.pi * k / num_classes
+        radius = CLASS_SPACING / (2 * np.sin(np.pi / num_classes))
+        means[:, 0], means[:, 1] = radius * np.cos(angle), radius * np.sin(angle)
+    return means
 
 
 def _clone(optimizer):
@@ -62,16 +94,41 @@ class AdversarialAutoencoder(Autoencoder):
     `noise_stddev` and the builders' `dropout` regularise as in
     `Autoencoder`.
 
+    **Class-conditional prior** (`num_classes`; the paper's section 2.3,
+    "Incorporating label information in the adversarial regularization",
+    with every example labelled): p(z|y) = N(mu_y, I), one Gaussian per
+    class. The discriminator sees a code together with the one-hot label,
+    [z, onehot(y)], for the prior's draws z ~ p(z|y) and for the codes of
+    images of class y alike, so the label switches it to that class's
+    decision boundary and the encoder learns to put the codes of class y
+    into the y-th Gaussian. Encoder and decoder see only images and codes;
+    data are `(images, labels)` pairs and `sample(n, labels=y)` decodes draws
+    of N(mu_y, I): images of class y.
+
     Args:
         encoder, decoder: as `Autoencoder`.
         discriminator: keras.Model. Codes `(batch, latent_dim)` to one logit
-            `(batch, 1)` (see `AdversarialAutoencoder.mlp`).
+            `(batch, 1)`; with `num_classes`, `[codes, one-hot labels
+            (batch, num_classes)]` to one logit (see
+            `AdversarialAutoencoder.mlp`).
+        num_classes: int >= 2 or None. None: the prior is N(0, I). An int:
+            the class-conditional prior on integer labels in
+            [0, num_classes).
+        prior_means: array-like `(num_classes, latent_dim)` or None: the
+            class means mu_y. None: the nearest two `CLASS_SPACING` = 6
+            apart, on the code axes (+-r e_0, +-r e_1, ...) when
+            num_classes <= 2 * latent_dim, otherwise evenly spaced on a
+            circle in the first two code dimensions (the paper's 2-D
+            mixture; on a line for 1-D codes). The means in use are kept in
+            the config, so a saved model samples from the prior it was
+            trained against.
         **kwargs: `Autoencoder`'s arguments (reconstruction, noise_stddev,
             validate_inputs, value_range, seed; `seed` also seeds the prior
             draws of training) and the base `keras.Model`'s.
 
     Call arguments:
-        inputs: images `(batch, *image_shape)`.
+        inputs: images `(batch, *image_shape)` (labels are not needed to
+            reconstruct).
         training: bool.
 
     Returns:
@@ -80,7 +137,8 @@ class AdversarialAutoencoder(Autoencoder):
         `generator_loss` (nats per example; log 4 ~ 1.386 and log 2 ~ 0.693
         when D cannot tell codes from prior draws), and `mmd`: an unbiased
         estimate of the squared maximum mean discrepancy between the batch's
-        codes and as many draws of p(z) (Gaussian kernel of bandwidth
+        codes and as many draws of p(z) (of p(z|y) for the batch's labels
+        with a class-conditional prior; Gaussian kernel of bandwidth
         sqrt(latent_dim), `tfvae.metrics.gaussian_kernel_mmd`), averaged over
         the epoch's batches weighted by their size: how far the codes are from
         p(z), 0 when they follow it.
@@ -98,15 +156,26 @@ class AdversarialAutoencoder(Autoencoder):
     ['discriminator_loss', 'generator_loss', 'loss', 'mmd']
     >>> tuple(aae.sample(4, seed=0).shape)
     (4, 28, 28, 1)
+
+    With the class-conditional prior, trained on (images, labels):
+
+    >>> x, y = tfvae.data.load_arrays("mnist", "train", with_labels=True, limit=500)
+    >>> saae = tfvae.AdversarialAutoencoder.mlp((28, 28, 1), latent_dim=8, num_classes=10, seed=0)
+    >>> saae.compile(keras.optimizers.Adam(1e-3))
+    >>> history = saae.fit(x, y, batch_size=100, epochs=1, verbose=0)
+    >>> tuple(saae.sample(4, labels=7, seed=0).shape)
+    (4, 28, 28, 1)
     """
 
     _nested = ("encoder", "decoder", "discriminator")
 
-    def __init__(self, encoder, decoder, discriminator, **kwargs):
+    def __init__(self, encoder, decoder, discriminator, num_classes=None, prior_means=None, **kwargs):
         kwargs.setdefault("name", "adversarial_autoencoder")
         super().__init__(encoder, decoder, **kwargs)
         if not isinstance(discriminator, keras.layers.Layer):
             raise ValueError(f"`discriminator` must be a keras.Model or Layer; received discriminator={discriminator!r}.")
+        self.num_classes = None if num_classes is None else check_num_classes(num_classes)
+        self.prior_means = None if prior_means is None else self._checked_means(prior_means)
         self.discriminator = discriminator
         # Its own stream: the prior's draws must not repeat the corruption noise.
         self.prior_sampler = GaussianSampler(seed=None if self.seed is None else self.seed + 1, name="prior_sampler")
@@ -114,6 +183,22 @@ class AdversarialAutoencoder(Autoencoder):
         self.generator_tracker = keras.metrics.Mean(name="generator_loss")
         self.mmd_tracker = keras.metrics.Mean(name="mmd")
         self._build_from_networks()
+
+    def _checked_means(self, prior_means):
+        """`prior_means` as a float32 array `(num_classes, latent_dim)` of finite values (the width is checked
+        in `build`)."""
+        if self.num_classes is None:
+            raise ValueError("`prior_means` are the class means of a class-conditional prior and need "
+                             "`num_classes`; received prior_means with num_classes=None.")
+        try:
+            means = np.asarray(prior_means, dtype=np.float32)
+        except (TypeError, ValueError):
+            means = None
+        if means is None or means.ndim != 2 or means.shape[0] != self.num_classes or not np.isfinite(means).all():
+            got = "not an array of numbers" if means is None else f"shape {means.shape}"
+            raise ValueError(f"`prior_means` must be finite numbers of shape (num_classes={self.num_classes}, "
+                             f"latent_dim); received {got}.")
+        return means
 
     def _networks_attached(self):
         return "discriminator" in self.__dict__
@@ -123,29 +208,48 @@ class AdversarialAutoencoder(Autoencoder):
             return
         super().build(input_shape)
         self.prior_sampler.build([(None, self.latent_dim)] * 2)
-        out = self.discriminator.compute_output_spec(keras.KerasTensor((1, self.latent_dim)))
+        if self.num_classes is not None:
+            if self.prior_means is None:
+                self.prior_means = _spread_means(self.num_classes, self.latent_dim)
+            elif self.prior_means.shape[1] != self.latent_dim:
+                raise ValueError(f"`prior_means` must have one column per code dimension, shape "
+                                 f"({self.num_classes}, {self.latent_dim}); received shape {self.prior_means.shape}.")
+        codes = keras.KerasTensor((1, self.latent_dim))
+        expected = f"codes (batch, {self.latent_dim})"
+        if self.num_classes is not None:
+            codes = [codes, keras.KerasTensor((1, self.num_classes))]
+            expected = f"[codes (batch, {self.latent_dim}), one-hot labels (batch, {self.num_classes})]"
+        try:
+            out = self.discriminator.compute_output_spec(codes)
+        except (ValueError, TypeError) as e:
+            raise ValueError(f"The discriminator must map {expected} to logits (batch, 1); calling it on them "
+                             f"failed: {e}") from e
         if tuple(out.shape[1:]) != (1,):
-            raise ValueError(f"The discriminator must map codes (batch, {self.latent_dim}) to logits (batch, 1); "
+            raise ValueError(f"The discriminator must map {expected} to logits (batch, 1); "
                              f"it gives shape {tuple(out.shape)}.")
 
     # ----------------------------------------------------------------- builders
     @classmethod
     def mlp(cls, input_shape, latent_dim, discriminator_units=DISCRIMINATOR_UNITS, **kwargs):
-        """`Autoencoder.mlp`'s networks (its arguments in `kwargs`) and an MLP discriminator with ReLU
-        layers of widths `discriminator_units`."""
+        """`Autoencoder.mlp`'s networks (its arguments and the class's in `kwargs`) and an MLP
+        discriminator with ReLU layers of widths `discriminator_units` (taking the one-hot label too when
+        `num_classes` is given)."""
         return super().mlp(input_shape, latent_dim, discriminator_units=discriminator_units, **kwargs)
 
     @classmethod
     def conv(cls, input_shape, latent_dim, discriminator_units=DISCRIMINATOR_UNITS, **kwargs):
-        """`Autoencoder.conv`'s networks (its arguments in `kwargs`) and an MLP discriminator with ReLU
-        layers of widths `discriminator_units`."""
+        """`Autoencoder.conv`'s networks (its arguments and the class's in `kwargs`) and an MLP
+        discriminator with ReLU layers of widths `discriminator_units` (as `mlp`'s)."""
         return super().conv(input_shape, latent_dim, discriminator_units=discriminator_units, **kwargs)
 
     @classmethod
     def _builder_parts(cls, latent_dim, kwargs):
         kwargs = dict(kwargs)
         units = _as_units(kwargs.pop("discriminator_units"))
-        return {"discriminator": networks.mlp_discriminator(latent_dim, units), **kwargs}
+        num_classes = kwargs.get("num_classes")
+        if num_classes is not None:
+            num_classes = check_num_classes(num_classes)
+        return {"discriminator": networks.mlp_discriminator(latent_dim, units, num_classes=num_classes), **kwargs}
 
     # ------------------------------------------------------------- optimizers
     def compile(self, optimizer="adam", discriminator_optimizer=None, generator_optimizer=None, **kwargs):
@@ -196,13 +300,38 @@ class AdversarialAutoencoder(Autoencoder):
     def metrics(self):
         return [self.loss_tracker, self.discriminator_tracker, self.generator_tracker, self.mmd_tracker]
 
-    def _prior_draws(self, like):
-        """Draws of p(z) = N(0, I), one per code in `like` (different on every replica under tf.distribute)."""
-        zeros = ops.zeros_like(like)
-        return self.prior_sampler([zeros, zeros])
+    def _check_step_data(self, data, who, labels_required=True):
+        """Checked `(images, labels)` from what Keras passes a step; labels are None without a
+        class-conditional prior (and where they are not required and not given)."""
+        if self.num_classes is None:
+            return super()._check_step_data(data, who), None
+        pair = isinstance(data, (tuple, list))
+        x = self._checked(data[0] if pair else data, who)
+        labels = data[1] if pair and len(data) > 1 else None
+        if labels is None:
+            if not labels_required:
+                return x, None
+            raise ValueError(f"{who}: an {type(self).__name__} with a class-conditional prior trains on "
+                             "(images, labels), e.g. fit(x, y) or tfvae.data.load(name, split, batch_size, "
+                             "with_labels=True); received images only.")
+        if not self.validate_inputs:
+            return x, tf.convert_to_tensor(labels)
+        return x, check_labels(labels, self.num_classes, x.shape[0], who)
 
-    def _logits(self, z, training):
-        return ops.cast(self.discriminator(z, training=training), "float32")
+    def _class_means(self, labels):
+        """mu_y of p(z|y) per label `(batch, latent_dim)`."""
+        return ops.take(ops.convert_to_tensor(self.prior_means), ops.cast(labels, "int32"), axis=0)
+
+    def _prior_draws(self, like, labels):
+        """Draws of p(z) = N(0, I), or of p(z|y) for `labels`, one per code in `like` (different on every
+        replica under tf.distribute)."""
+        zeros = ops.zeros_like(like)
+        draws = ops.cast(self.prior_sampler([zeros, zeros]), "float32")  # float32 as the codes, under any policy
+        return draws if labels is None else draws + self._class_means(labels)
+
+    def _logits(self, z, labels, training):
+        inputs = z if labels is None else [z, ops.one_hot(ops.cast(labels, "int32"), self.num_classes)]
+        return ops.cast(self.discriminator(inputs, training=training), "float32")
 
     def _mmd(self, codes, draws):
         """The batch's MMD^2 estimate (over the global batch under tf.distribute), once per local example."""
@@ -211,7 +340,7 @@ class AdversarialAutoencoder(Autoencoder):
 
     def train_step(self, data):
         who = f"{type(self).__name__}.fit"
-        x, n = check_replica_batch(self._check_step_data(data, who), who)
+        (x, labels), n = check_replica_batch(self._check_step_data(data, who), who)
         distance = self._reconstruction_step(x, n)
         # Regularisation phase: the discriminator, then the encoder against the updated discriminator.
         # The encoder's tape is left during the discriminator's update and re-entered, which resumes it
@@ -220,61 +349,88 @@ class AdversarialAutoencoder(Autoencoder):
         encoder_tape = tf.GradientTape()
         with encoder_tape:
             codes = self._encode(self._corrupt(x), training=True)
-        draws = self._prior_draws(codes)
+        draws = self._prior_draws(codes, labels)
         fixed = ops.stop_gradient(codes)
         with tf.GradientTape() as discriminator_tape:
-            d_loss = losses.discriminator_loss(self._logits(draws, True), self._logits(fixed, True))
+            d_loss = losses.discriminator_loss(self._logits(draws, labels, True), self._logits(fixed, labels, True))
             self._minimize(discriminator_tape, d_loss, n, self.discriminator_optimizer,
                            self.discriminator.trainable_variables, self.discriminator.losses)
         with encoder_tape:
-            g_loss = losses.generator_loss(self._logits(codes, True))
+            g_loss = losses.generator_loss(self._logits(codes, labels, True))
             self._minimize(encoder_tape, g_loss, n, self.generator_optimizer, self.encoder.trainable_variables, [])
         return self._report(loss=distance, discriminator_loss=d_loss, generator_loss=g_loss,
                             mmd=self._mmd(fixed, draws))
 
     def test_step(self, data):
         who = f"{type(self).__name__}.evaluate"
-        x, _ = check_replica_batch(self._check_step_data(data, who), who)
+        (x, labels), _ = check_replica_batch(self._check_step_data(data, who), who)
         codes = self._encode(x)
-        draws = self._prior_draws(codes)
-        code_logits = self._logits(codes, False)
+        draws = self._prior_draws(codes, labels)
+        code_logits = self._logits(codes, labels, False)
         return self._report(loss=self._distance(x, self._decoded(codes)),
-                            discriminator_loss=losses.discriminator_loss(self._logits(draws, False), code_logits),
+                            discriminator_loss=losses.discriminator_loss(self._logits(draws, labels, False),
+                                                                         code_logits),
                             generator_loss=losses.generator_loss(code_logits), mmd=self._mmd(codes, draws))
+
+    def predict_step(self, data):
+        x, _ = self._check_step_data(data, f"{type(self).__name__}.predict", labels_required=False)
+        return self(x, training=False)
 
     # ------------------------------------------------------------ public API
     def sample(self, n, labels=None, seed=None):
-        """Decodes `n` draws of p(z) = N(0, I).
+        """Decodes `n` draws of p(z) = N(0, I), or of p(z|y) = N(mu_y, I) with a class-conditional prior.
 
         Args:
             n: int. Number of images.
-            labels: None (the prior is not conditional; the argument is there so
-                that every tfvae model that samples takes the same arguments).
+            labels: class-conditional prior: an int, ints `(n,)`, or None for
+                the classes in turn (0, 1, ..., 0, 1, ...). Otherwise None.
             seed: int or None. The same int seed gives the same images.
         """
-        self._require_built(f"{type(self).__name__}.sample")
+        who = f"{type(self).__name__}.sample"
+        self._require_built(who)
         n = check_positive_int(n, "n")
-        if labels is not None:
-            raise ValueError(f"{type(self).__name__}.sample: the prior N(0, I) takes no labels; received labels.")
-        return self.decode(keras.random.normal((n, self.latent_dim), seed=seed))
+        z = keras.random.normal((n, self.latent_dim), seed=seed)
+        if self.num_classes is None:
+            if labels is not None:
+                raise ValueError(f"{who}: the prior N(0, I) takes no labels; received labels.")
+            return self.decode(z)
+        return self.decode(z + self._class_means(check_sample_labels(labels, n, self.num_classes, who)))
 
-    def discriminate(self, z):
-        """The discriminator's probability that codes `(batch, latent_dim)` are draws of p(z)."""
-        return ops.sigmoid(self._logits(ops.convert_to_tensor(z, "float32"), False))[:, 0]
+    def discriminate(self, z, labels=None):
+        """The discriminator's probability that codes `(batch, latent_dim)` are draws of p(z) (of p(z|y) for
+        `labels` `(batch,)` with a class-conditional prior)."""
+        who = f"{type(self).__name__}.discriminate"
+        self._require_built(who)
+        z = ops.convert_to_tensor(z, "float32")
+        if self.num_classes is not None:
+            labels = check_labels(labels, self.num_classes, z.shape[0], who)
+        elif labels is not None:
+            raise ValueError(f"{who}: the prior N(0, I) takes no labels; received labels.")
+        return ops.sigmoid(self._logits(z, labels, False))[:, 0]
 
     # ---------------------------------------------------------------- serving
     def serving_functions(self):
         """`Autoencoder`'s signatures plus `sample` (one int64 seed per image -> images) and
-        `sample_from_noise` (N(0, 1) latents -> images)."""
+        `sample_from_noise` (N(0, 1) latents -> images); with a class-conditional prior both take an int32
+        `label` per image too."""
         functions = super().serving_functions()
+        label = [] if self.num_classes is None else [_signatures.spec((None,), tf.int32, "label")]
 
-        def sample_from_noise(noise):
-            return {"images": self._output(self._decoded(noise))}
+        def sample_from_noise(noise, *labels):
+            z = noise + self._class_means(labels[0]) if labels else noise
+            return {"images": self._output(self._decoded(z))}
 
-        def sample(seed):
-            return sample_from_noise(_signatures.per_seed(seed, [self.latent_dim], "normal"))
+        def sample(seed, *labels):
+            return sample_from_noise(_signatures.per_seed(seed, [self.latent_dim], "normal"), *labels)
 
-        functions["sample"] = _signatures.signature(sample, [_signatures.spec((None,), tf.int64, "seed")])
+        functions["sample"] = _signatures.signature(sample, [_signatures.spec((None,), tf.int64, "seed"), *label])
         functions["sample_from_noise"] = _signatures.signature(
-            sample_from_noise, [_signatures.spec((None, self.latent_dim), tf.float32, "noise")])
+            sample_from_noise, [_signatures.spec((None, self.latent_dim), tf.float32, "noise"), *label])
         return functions
+
+    # ---------------------------------------------------------- serialisation
+    def get_config(self):
+        config = super().get_config()
+        config.update(num_classes=self.num_classes,
+                      prior_means=None if self.prior_means is None else self.prior_means.tolist())
+        return config

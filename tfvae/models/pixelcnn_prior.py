@@ -12,7 +12,7 @@ import tensorflow_probability as tfp
 from keras import layers, ops
 
 from tfvae._checks import (check_codes, check_labels, check_num_classes, check_positive_int, check_positive_number,
-                           check_replica_batch)
+                           check_replica_batch, check_sample_labels)
 from tfvae.layers.gated_pixelcnn_block import GatedPixelCNNBlock
 from tfvae.models._checked_model import CheckedModel
 
@@ -257,11 +257,7 @@ class PixelCNNPrior(CheckedModel):
                 raise ValueError(f"{who}: this prior is unconditional; received labels.")
             labels = np.zeros((n,), np.int32)
         else:
-            if labels is None:
-                labels = np.arange(n) % self.num_classes
-            elif np.ndim(labels) == 0:
-                labels = np.full((n,), labels)
-            labels = check_labels(np.asarray(labels), self.num_classes, n, who)
+            labels = check_sample_labels(labels, n, self.num_classes, who)
         return int(seed), float(temperature), tf.cast(labels, tf.int32)
 
     def sample(self, n, seed=None, temperature=1.0, labels=None, jit_compile="auto"):

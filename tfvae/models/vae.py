@@ -10,7 +10,7 @@ from keras import ops
 
 from tfvae import losses
 from tfvae._checks import (check_image_batch, check_labels, check_num_classes, check_positive_int, check_positive_number,
-                           check_replica_batch, check_value_range)
+                           check_replica_batch, check_sample_labels, check_value_range)
 from tfvae.layers.gaussian_sampler import GaussianSampler
 from tfvae.models import _signatures, networks
 from tfvae.models._checked_model import CheckedModel
@@ -512,14 +512,7 @@ class VAE(CheckedModel):
         self._require_built(f"{type(self).__name__}.sample")
         n = check_positive_int(n, "n")
         if self.num_classes is not None:
-            if labels is None:
-                labels = np.arange(n) % self.num_classes
-            elif np.ndim(labels) == 0:
-                labels = np.full((n,), labels)
-            labels = np.asarray(labels)
-            if labels.shape != (n,):
-                raise ValueError(f"`labels` must be an int or have shape ({n},); received shape {labels.shape}.")
-            labels = self._check_labels(labels, n, f"{type(self).__name__}.sample")
+            labels = check_sample_labels(labels, n, self.num_classes, f"{type(self).__name__}.sample")
         z = keras.random.normal((n, self.latent_dim), seed=seed)
         shift = self._prior_mean(labels)
         return self.decode(z if shift is None else z + shift, labels)
