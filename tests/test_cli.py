@@ -308,7 +308,7 @@ def test_non_finite_loss_stops_training_and_keeps_the_last_good_checkpoint(tmp_p
     assert not (tmp_path / "nan" / "model.keras").exists()
 
 
-def test_autoencoders_train_sample_and_export(tmp_path):
+def test_autoencoders_train_sample_and_export(tmp_path, capsys):
     real_data(data.load, "mnist", "test", 10)
     tiny = ["--epochs", "1", "--train-examples", "300", "--hidden-units", "16", "--latent-dim", "3"]
     stdout = ok(tfvae("train", "ae", *tiny, "--noise-stddev", "0.3", "--dropout", "0.1", "--image-every", "1",
@@ -340,12 +340,19 @@ def test_autoencoders_train_sample_and_export(tmp_path):
 
     model = keras.saving.load_model(tmp_path / "saae" / "model.keras")
     assert model.num_classes == 10 and np.asarray(model.prior_means).shape == (10, 3)
-    ok(tfvae("sample", tmp_path / "saae" / "model.keras", "-n", "4", "--labels", "3", "--out", tmp_path / "s.png"))
-    results = json.loads(ok(tfvae("evaluate", tmp_path / "saae" / "model.keras", "--dataset", "mnist",
-                                  "--examples", "50", "--json")))
-    assert {"loss", "mmd"} <= set(results)
-    refused(tfvae("train", "aae", *tiny, "--conditional", "--dataset", "binarized_mnist", "--output-dir",
-                  tmp_path / "no"), "has no labels")
+    # In this process: the same parser and code paths without another TensorFlow start-up.
+    from tfvae import cli
+
+    capsys.readouterr()
+    assert cli.main(["sample", str(tmp_path / "saae" / "model.keras"), "-n", "4", "--columns", "4", "--labels", "3",
+                     "--out", str(tmp_path / "s.png")]) == 0
+    assert png_shape(tmp_path / "s.png") == (29 + 1, 4 * 29 + 1, 1)
+    capsys.readouterr()
+    assert cli.main(["evaluate", str(tmp_path / "saae" / "model.keras"), "--dataset", "mnist", "--examples", "50",
+                     "--json"]) == 0
+    assert {"loss", "mmd"} <= set(json.loads(capsys.readouterr().out))
+    refused_in_process(capsys, ["train", "aae", *tiny, "--conditional", "--dataset", "binarized_mnist",
+                                "--output-dir", tmp_path / "no"], "has no labels")
 
 
 def test_help_explains_every_subcommand(capsys):
