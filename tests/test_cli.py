@@ -86,28 +86,29 @@ def test_cvae_samples_the_asked_labels(tmp_path):
             "labels must lie in [0, 10)")
 
 
-def test_vqvae_and_prior_train_evaluate_and_sample(tmp_path):
+def test_vqvae_and_prior_train_evaluate_and_sample(tmp_path, capsys):
     real_data(data.load, "mnist", "test", 10)
     vq = tmp_path / "vq"
     stdout = ok(tfvae("train", "vqvae", *TINY_VQ, "--prior-epochs", "1", "--prior-filters", "8", "--prior-layers", "2",
                       "--quantizer", "ema",
                       "--num-samples", "10", "--output-dir", vq))
     assert "codebook after epoch 1: usage" in stdout and "bits/dim" in stdout
-    figures = json.loads(ok(tfvae("evaluate", vq / "model.keras", "--dataset", "mnist", "--examples", "200",
-                                  "--prior", vq / "prior.keras", "--json")))
+    # Training runs as a user runs it; the commands after it in this process (same parser and code paths).
+    figures = json.loads(ok_in_process(capsys, "evaluate", vq / "model.keras", "--dataset", "mnist", "--examples",
+                                       "200", "--prior", vq / "prior.keras", "--json"))
     assert 0 < figures["codebook_usage"] <= 1 and figures["nll_bound_bits_per_dim"] > 0
     ok(tfvae("train", "prior", "--vqvae", vq / "model.keras", "--epochs", "1", "--train-examples", "300",
              "--prior-filters", "8", "--prior-layers", "2", "--early-stopping", "2", "--output-dir", tmp_path / "prior"))
     # The prior's run gets the training flags' callbacks too (their state is in its checkpoint).
     state = json.loads((tmp_path / "prior" / "checkpoints" / "epoch-0000" / "state.json").read_text())
     assert [c["class"] for c in state["callbacks"]] == ["EarlyStopping"]
-    prior_figures = json.loads(ok(tfvae("evaluate", tmp_path / "prior" / "prior.keras", "--dataset", "mnist",
-                                        "--vqvae", vq / "model.keras", "--examples", "200", "--json")))
+    prior_figures = json.loads(ok_in_process(capsys, "evaluate", tmp_path / "prior" / "prior.keras", "--dataset",
+                                             "mnist", "--vqvae", vq / "model.keras", "--examples", "200", "--json"))
     assert prior_figures["bits_per_code"] > 0
-    ok(tfvae("sample", vq / "model.keras", "--prior", tmp_path / "prior" / "prior.keras", "-n", "6", "--columns", "6",
-             "--out", tmp_path / "v.png"))
+    ok_in_process(capsys, "sample", vq / "model.keras", "--prior", tmp_path / "prior" / "prior.keras", "-n", "6",
+                  "--columns", "6", "--out", tmp_path / "v.png")
     assert png_shape(tmp_path / "v.png") == (29 + 1, 6 * 29 + 1, 1)
-    refused(tfvae("sample", vq / "model.keras", "-n", "2", "--out", tmp_path / "y.png"), "needs --prior")
+    refused_in_process(capsys, ["sample", vq / "model.keras", "-n", "2", "--out", tmp_path / "y.png"], "needs --prior")
 
 
 def _weights(path):
@@ -194,6 +195,17 @@ def test_crash_while_writing_a_checkpoint_leaves_the_previous_one_loadable(tmp_p
     assert state["epoch"] == 0 and model.count_params() > 0
     stdout = ok(tfvae(*args, "--resume"))
     assert "Resuming from" in stdout and (ckpt / "latest").read_text().strip() == "epoch-0002"
+
+
+def ok_in_process(capsys, *argv):
+    """cli.main in this process (no TensorFlow start-up of its own); returns what it printed."""
+    from tfvae import cli
+
+    capsys.readouterr()
+    code = cli.main([str(a) for a in argv])
+    out = capsys.readouterr()
+    assert code == 0, out.err[-2000:]
+    return out.out
 
 
 def refused_in_process(capsys, argv, *texts):
@@ -341,16 +353,12 @@ def test_autoencoders_train_sample_and_export(tmp_path, capsys):
     model = keras.saving.load_model(tmp_path / "saae" / "model.keras")
     assert model.num_classes == 10 and np.asarray(model.prior_means).shape == (10, 3)
     # In this process: the same parser and code paths without another TensorFlow start-up.
-    from tfvae import cli
-
-    capsys.readouterr()
-    assert cli.main(["sample", str(tmp_path / "saae" / "model.keras"), "-n", "4", "--columns", "4", "--labels", "3",
-                     "--out", str(tmp_path / "s.png")]) == 0
+    ok_in_process(capsys, "sample", tmp_path / "saae" / "model.keras", "-n", "4", "--columns", "4", "--labels", "3",
+                  "--out", tmp_path / "s.png")
     assert png_shape(tmp_path / "s.png") == (29 + 1, 4 * 29 + 1, 1)
-    capsys.readouterr()
-    assert cli.main(["evaluate", str(tmp_path / "saae" / "model.keras"), "--dataset", "mnist", "--examples", "50",
-                     "--json"]) == 0
-    assert {"loss", "mmd"} <= set(json.loads(capsys.readouterr().out))
+    results = json.loads(ok_in_process(capsys, "evaluate", tmp_path / "saae" / "model.keras", "--dataset", "mnist",
+                                       "--examples", "50", "--json"))
+    assert {"loss", "mmd"} <= set(results)
     refused_in_process(capsys, ["train", "aae", *tiny, "--conditional", "--dataset", "binarized_mnist",
                                 "--output-dir", tmp_path / "no"], "has no labels")
 
