@@ -217,6 +217,19 @@ def check_labels(labels, num_classes, batch_size, who):
     return _check_index_range(labels, num_classes, "labels", who)
 
 
+def split_labels(data):
+    """`(inputs, labels)` from what Keras passes a step: `x`, `(x,)`, `(x, y)`, `(x, y, sample_weight)` or
+    `((x, y), ...)`; labels are None when the data carry none."""
+    if isinstance(data, (tuple, list)) and len(data) == 1:
+        data = data[0]
+    if not isinstance(data, (tuple, list)):
+        return data, None
+    x, labels = data[0], (data[1] if len(data) > 1 else None)
+    if isinstance(x, (tuple, list)):
+        x, labels = x
+    return x, labels
+
+
 def check_sample_labels(labels, n, num_classes, who):
     """The labels of `n` samples of a conditional model: an int (every sample), ints `(n,)`, or None for the
     classes in turn (0, 1, ..., 0, 1, ...); returns `(n,)` int32, checked."""

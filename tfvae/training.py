@@ -206,10 +206,10 @@ def train_autoencoder(dataset, model_args, config, architecture="mlp", adversari
 
     def build():
         model = getattr(cls, architecture)(info.image_shape, seed=config.seed, **model_args)
-        kind = "an adversarial autoencoder" if adversarial else (
-            "a denoising autoencoder" if model.noise_stddev else "an autoencoder")
-        if conditional:
-            kind = "an adversarial autoencoder with a class-conditional prior"
+        if adversarial:
+            kind = "an adversarial autoencoder" + (" with a class-conditional prior" if conditional else "")
+        else:
+            kind = "a denoising autoencoder" if model.noise_stddev else "an autoencoder"
         return _compiled(model, config, f"{kind} ({architecture}, {model.reconstruction}, code size "
                                         f"{model.latent_dim}) on {dataset} {config.split}")
 

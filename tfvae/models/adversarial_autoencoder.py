@@ -8,7 +8,8 @@ import tensorflow as tf
 from keras import ops
 
 from tfvae import losses
-from tfvae._checks import check_labels, check_num_classes, check_positive_int, check_replica_batch, check_sample_labels
+from tfvae._checks import (check_labels, check_num_classes, check_positive_int, check_replica_batch,
+                           check_sample_labels, split_labels)
 from tfvae.layers.gaussian_sampler import GaussianSampler
 from tfvae.metrics import gaussian_kernel_mmd
 from tfvae.models import _signatures, networks
@@ -305,9 +306,8 @@ class AdversarialAutoencoder(Autoencoder):
         class-conditional prior (and where they are not required and not given)."""
         if self.num_classes is None:
             return super()._check_step_data(data, who), None
-        pair = isinstance(data, (tuple, list))
-        x = self._checked(data[0] if pair else data, who)
-        labels = data[1] if pair and len(data) > 1 else None
+        x, labels = split_labels(data)
+        x = self._checked(x, who)
         if labels is None:
             if not labels_required:
                 return x, None

@@ -12,7 +12,7 @@ import tensorflow_probability as tfp
 from keras import layers, ops
 
 from tfvae._checks import (check_codes, check_labels, check_num_classes, check_positive_int, check_positive_number,
-                           check_replica_batch, check_sample_labels)
+                           check_replica_batch, check_sample_labels, split_labels)
 from tfvae.layers.gated_pixelcnn_block import GatedPixelCNNBlock
 from tfvae.models._checked_model import CheckedModel
 
@@ -187,12 +187,8 @@ class PixelCNNPrior(CheckedModel):
         return codes, check_labels(labels, self.num_classes, codes.shape[0], who)
 
     def _unpack(self, data):
-        if isinstance(data, (tuple, list)):
-            if len(data) == 1:
-                data = data[0]
-            if isinstance(data, (tuple, list)):
-                return data[0], (data[1] if self.num_classes and len(data) > 1 else None)
-        return data, None
+        codes, labels = split_labels(data)
+        return codes, (labels if self.num_classes else None)  # an unconditional prior ignores y
 
     # -------------------------------------------------------------- likelihood
     def distribution(self, codes, labels=None):

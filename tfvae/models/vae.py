@@ -10,7 +10,7 @@ from keras import ops
 
 from tfvae import losses
 from tfvae._checks import (check_image_batch, check_labels, check_num_classes, check_positive_int, check_positive_number,
-                           check_replica_batch, check_sample_labels, check_value_range)
+                           check_replica_batch, check_sample_labels, check_value_range, split_labels)
 from tfvae.layers.gaussian_sampler import GaussianSampler
 from tfvae.models import _signatures, networks
 from tfvae.models._checked_model import CheckedModel
@@ -300,16 +300,12 @@ class VAE(CheckedModel):
         if self.num_classes is None:
             # `x`, `(x,)`, `(x, y)` or `(x, y, sample_weight)`: y is ignored.
             return (data[0] if isinstance(data, (tuple, list)) else data), None
-        if isinstance(data, (tuple, list)) and len(data) == 1:
-            data = data[0]
-        if not isinstance(data, (tuple, list)) or len(data) < 2:
+        x, labels = split_labels(data)
+        if labels is None:
             raise ValueError(
                 f"A conditional {type(self).__name__} trains on (images, labels) pairs, e.g. "
                 "tfvae.data.load(name, split, batch_size, with_labels=True); received a single tensor."
             )
-        x, labels = data[0], data[1]
-        if isinstance(x, (tuple, list)):
-            x, labels = x
         return x, labels
 
     def _check_labels(self, labels, batch_size, who, required=None):
