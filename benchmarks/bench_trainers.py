@@ -14,19 +14,28 @@ the same in-memory batches (batch 128, real MNIST):
   keras.io generative examples write it (`keras.metrics.Mean` trackers of the
   batch losses, `compile(Adam(1e-3))` with Keras' defaults), `fit`;
 * **tf.function loop**: a plain loop, one `tf.function` training step per batch
-  over a `tf.data` iterator, nothing else.
+  over a `tf.data` iterator, nothing else;
+* **networks only**: the same loop with the objective cut down to what no
+  trainer can leave out: the networks' forward and backward passes and Adam's
+  update, the loss replaced by the mean of the decoder's output (VQ-VAE: plus
+  the quantizer's codebook and commitment terms, so the codebook is trained
+  too). It is not a trainer of the objective; it bounds what any trainer of
+  these networks could reach: "networks only / keras.io style" is the most a
+  trainer could gain on the keras.io-style model by making everything but the
+  networks free.
 
-All four minimise the same objective (tfvae's: the negative ELBO with a
+The first four minimise the same objective (tfvae's: the negative ELBO with a
 Bernoulli likelihood for the VAEs; squared error over the data variance plus
 codebook and commitment terms for the VQ-VAE), so the comparison is of
 training machinery, not of losses. Before timing, one gradient of each
 trainer on the same batch and noise is compared with tfvae's (`fit` with
-SGD(1), whose update is minus the gradient). Then the four train in turns,
+SGD(1), whose update is minus the gradient). Then all five run in turns,
 `--rounds` rounds of `--steps` steps each after a warm-up round, in a shuffled
-order per round, so that a slow spell of the machine hits all; the table gives
-images/s (median and best of the rounds) and tfvae's ratio to each: the median
-of the ratios within a round (the two ran a few seconds apart) and the ratio
-of the bests.
+order per round, so that a slow spell of the machine hits all (every round's
+time is printed to stderr); the table gives images/s (median and best of the
+rounds), tfvae's ratio to the others and the networks-only runner's to the
+keras.io style: the median of the ratios within a round (the two ran a few
+seconds apart) and the ratio of the bests.
 
 The floor: the floating-point operations of one training step (forward and
 backward pass of the objective, counted by TensorFlow's profiler on the traced
@@ -54,7 +63,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from common import device_description  # noqa: E402
 
 MODELS = ("vae-mlp", "vae-conv", "vqvae")
-TRAINERS = ("tfvae", "tfvae, no checks", "keras.io style", "tf.function loop")
+TRAINERS = ("tfvae", "tfvae, no checks", "keras.io style", "tf.function loop", "networks only")
 
 
 def keras_io_conv_vae_networks(latent_dim=20):
@@ -131,6 +140,18 @@ def objective(kind, nets, generator, x):
     return reconstruction + details["loss"], {"reconstruction": reconstruction, "vq_loss": details["loss"]}
 
 
+def networks_only(kind, nets, generator, x):
+    """The networks' share of a step: forward through encoder (quantizer) and decoder, a stand-in loss."""
+    from keras import ops
+
+    encoder, decoder, quantizer = nets
+    if kind.startswith("vae"):
+        mean, log_var = encoder(x, training=True)
+        return ops.mean(decoder(mean + log_var, training=True))  # both heads get a gradient, no sampling
+    details = quantizer.quantize_details(encoder(x, training=True), training=True)
+    return ops.mean(decoder(details["quantized"], training=True)) + ops.mean(details["loss"])
+
+
 def keras_io_style(kind, nets, seed):
     """A keras.io-style model: custom train_step, Mean trackers of batch means."""
     import keras
@@ -166,9 +187,9 @@ def keras_io_style(kind, nets, seed):
 
 
 class Loop:
-    """The plain loop: one tf.function step per batch."""
+    """The plain loop: one tf.function step per batch (of tfvae's objective, or of `loss`)."""
 
-    def __init__(self, kind, nets, seed):
+    def __init__(self, kind, nets, seed, loss=None):
         import keras
         import tensorflow as tf
 
@@ -181,9 +202,12 @@ class Loop:
         @tf.function
         def step(x):
             with tf.GradientTape() as tape:
-                loss = tf.reduce_mean(objective(kind, nets, self.generator, x)[0])
-            self.optimizer.apply_gradients(zip(tape.gradient(loss, self.variables), self.variables))
-            return loss
+                if loss is None:
+                    value = tf.reduce_mean(objective(kind, nets, self.generator, x)[0])
+                else:
+                    value = loss(kind, nets, self.generator, x)
+            self.optimizer.apply_gradients(zip(tape.gradient(value, self.variables), self.variables))
+            return value
 
         self.step = step
 
@@ -275,12 +299,13 @@ def compare(kind, steps, rounds, batch_size, seed, compile_args):
         unchecked.compile(keras.optimizers.Adam(1e-3), **compile_args)
     hand = keras_io_style(kind, copy_networks(model), seed)
     loop = Loop(kind, copy_networks(model), seed)
+    bare = Loop(kind, copy_networks(model), seed, loss=networks_only)
 
     def fit(m):
         return lambda: m.fit(dataset, epochs=1, steps_per_epoch=steps, verbose=0, shuffle=False)
 
     run = {"tfvae": fit(model), "tfvae, no checks": fit(unchecked), "keras.io style": fit(hand),
-           "tf.function loop": lambda: loop.train(dataset, steps)}
+           "tf.function loop": lambda: loop.train(dataset, steps), "networks only": lambda: bare.train(dataset, steps)}
     for fn in run.values():
         fn()  # warm-up: tracing
     rates = {t: [] for t in TRAINERS}
@@ -292,9 +317,19 @@ def compare(kind, steps, rounds, batch_size, seed, compile_args):
             start = time.perf_counter()
             run[trainer]()
             rates[trainer].append(steps * batch_size / (time.perf_counter() - start))
+    print(f"  {kind}, seconds per round of {steps} steps, in the order run:", file=sys.stderr)
+    for trainer in TRAINERS:
+        seconds = " ".join(f"{steps * batch_size / r:.3f}" for r in rates[trainer])
+        print(f"    {trainer:>17}: {seconds}", file=sys.stderr, flush=True)
     flops = step_flops(kind, model, batch_size)
     return dict(model=kind, worst=worst, rates=rates, steps_per_execution=model.steps_per_execution,
                 jit_compile=model.jit_compile, flops=flops)
+
+
+def ratio(rates, a, b):
+    """`a`'s speed over `b`'s: the median of the per-round ratios (the ratio of the bests)."""
+    per_round = statistics.median(x / y for x, y in zip(rates[a], rates[b]))
+    return f"{per_round:.2f}x ({max(rates[a]) / max(rates[b]):.2f}x)"
 
 
 def main(argv=None):
@@ -323,18 +358,19 @@ def main(argv=None):
         print(f"  {kind} done", file=sys.stderr, flush=True)
     rate = max(rate, matmul_rate())  # the best of before and after
     print(f"\nfloor: a 2048x2048 matrix product runs at {rate / 1e9:.1f} GFLOP/s at best here")
-    print("\nimages/s, median (best) of the rounds; tfvae's ratio to each: median of the per-round ratios "
+    print("\nimages/s, median (best) of the rounds; each ratio is the median of the per-round ratios "
           "(ratio of the bests):")
     print("| model | tfvae's compile settings | gradient vs tfvae's (max rel. diff.) | "
-          + " | ".join(TRAINERS) + " | tfvae / no checks | tfvae / keras.io style | tfvae / tf.function loop |")
-    print("|---|---|---|" + "---|" * (len(TRAINERS) + 3))
+          + " | ".join(TRAINERS) + " | tfvae / no checks | tfvae / keras.io style | tfvae / tf.function loop "
+          "| networks only / keras.io style (the most any trainer could gain) |")
+    print("|---|---|---|" + "---|" * (len(TRAINERS) + 4))
     for r in rows:
         med = {t: statistics.median(v) for t, v in r["rates"].items()}
         best = {t: max(v) for t, v in r["rates"].items()}
         cells = " | ".join(f"{med[t]:,.0f} ({best[t]:,.0f})" for t in TRAINERS)
-        ratios = " | ".join(
-            f"{statistics.median(a / b for a, b in zip(r['rates']['tfvae'], r['rates'][t])):.2f}x "
-            f"({best['tfvae'] / best[t]:.2f}x)" for t in TRAINERS[1:])
+        ratios = " | ".join(ratio(r["rates"], a, b) for a, b in (
+            ("tfvae", "tfvae, no checks"), ("tfvae", "keras.io style"), ("tfvae", "tf.function loop"),
+            ("networks only", "keras.io style")))
         print(f"| {r['model']} | steps_per_execution={r['steps_per_execution']}, jit_compile={r['jit_compile']} "
               f"| {r['worst']:.1e} | {cells} | {ratios} |")
     print("\nthe floor: one step's forward and backward FLOPs at the matrix product's rate; each trainer's best "
