@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from tests.helpers import run_docstring_example
 from tfvae.layers import GatedPixelCNNBlock
 
 rng = np.random.default_rng(0)
@@ -76,3 +77,7 @@ def test_config_and_keras_file_round_trip(tmp_path):
     loaded = keras.saving.load_model(tmp_path / "g.keras")
     for a, b in zip(loaded([x, y]), model([x, y])):
         np.testing.assert_allclose(a.numpy(), b.numpy(), atol=1e-6)
+
+
+def test_the_docstring_example_runs():
+    assert run_docstring_example(GatedPixelCNNBlock) >= 5

@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from tests.helpers import run_docstring_example
 from tfvae.layers import GaussianSampler
 
 
@@ -60,3 +61,7 @@ def test_keras_file_keeps_the_noise_sequence(tmp_path):
     model.save(tmp_path / "s.keras")
     loaded = keras.saving.load_model(tmp_path / "s.keras")
     np.testing.assert_array_equal(loaded(args).numpy(), model(args).numpy())
+
+
+def test_the_docstring_example_runs():
+    assert run_docstring_example(GaussianSampler) >= 5

@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from tests.helpers import run_docstring_example
 from tfvae.layers import MaskedConv2D
 from tfvae.layers.masked_conv2d import causal_mask
 
@@ -80,3 +81,7 @@ def test_config_and_keras_file_round_trip(tmp_path):
     x = rng.normal(size=(2, 4, 6, 2)).astype("float32")
     model.save(tmp_path / "m.keras")
     np.testing.assert_allclose(keras.saving.load_model(tmp_path / "m.keras")(x).numpy(), model(x).numpy(), atol=1e-6)
+
+
+def test_the_docstring_example_runs():
+    assert run_docstring_example(MaskedConv2D) >= 4

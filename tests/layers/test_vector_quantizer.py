@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tests.helpers import run_python
+from tests.helpers import run_docstring_example, run_python
 from tfvae.layers import VectorQuantizer, VectorQuantizerEMA
 
 rng = np.random.default_rng(0)
@@ -284,3 +284,11 @@ def test_autograph_converts_the_layer_in_a_user_training_loop(cls, caplog, capsy
     out = capsys.readouterr()
     for text in (caplog.text, out.out, out.err):
         assert "could not transform" not in text
+
+
+def test_the_docstring_example_runs():
+    assert run_docstring_example(VectorQuantizer) >= 8
+
+
+def test_the_ema_docstring_example_runs():
+    assert run_docstring_example(VectorQuantizerEMA) >= 6

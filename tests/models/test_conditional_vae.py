@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 import tfvae
-from tests.helpers import run_python
+from tests.helpers import run_docstring_example, run_python
 
 rng = np.random.default_rng(1)
 
@@ -132,3 +132,7 @@ def test_prior_mean_conditioning_round_trips_and_samples_around_the_class_mean(t
     signatures = model.serving_functions()
     names = {k: [s.name for s in f.input_signature] for k, f in signatures.items()}
     assert names["encode"] == ["images"] and names["decode"] == ["latent"] and names["sample"] == ["seed", "label"]
+
+
+def test_the_docstring_example_runs():
+    assert run_docstring_example(tfvae.ConditionalVAE) >= 6

@@ -5,7 +5,7 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 import tfvae
-from tests.helpers import run_python
+from tests.helpers import run_docstring_example, run_python
 
 rng = np.random.default_rng(0)
 K = 6
@@ -290,3 +290,7 @@ def test_config_and_keras_file_round_trip_in_a_fresh_process(tmp_path):
         args=(str(tmp_path),),
     )
     assert "ok PixelCNNPrior 2" in out
+
+
+def test_the_docstring_example_runs():
+    assert run_docstring_example(tfvae.PixelCNNPrior) >= 7

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 import tfvae
-from tests.helpers import run_python
+from tests.helpers import run_docstring_example, run_python
 
 rng = np.random.default_rng(0)
 
@@ -306,3 +306,7 @@ def test_the_value_range_is_the_models_and_survives_a_round_trip():
     clone = tfvae.VAE.from_config(vae.get_config())
     assert clone.value_range == "centered" and clone.value_bounds == (-0.5, 0.5)
     assert tfvae.VAE.mlp((4,), latent_dim=2, hidden_units=(4,)).value_bounds == (0.0, 1.0)
+
+
+def test_the_docstring_example_runs():
+    assert run_docstring_example(tfvae.VAE) >= 9

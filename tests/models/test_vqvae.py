@@ -4,7 +4,7 @@ import pytest
 import tensorflow as tf
 
 import tfvae
-from tests.helpers import real_data, run_python
+from tests.helpers import real_data, run_docstring_example, run_python
 
 rng = np.random.default_rng(0)
 
@@ -187,3 +187,7 @@ def test_vq_terms_are_on_the_scale_of_the_reconstruction(reconstruction):
     per_example = squared.sum(1) if reconstruction == "bernoulli" else squared.mean(1)
     r = vq.evaluate(x, batch_size=5, verbose=0, return_dict=True)
     np.testing.assert_allclose(r["vq_loss"], 1.25 * per_example.mean(), rtol=1e-4)
+
+
+def test_the_docstring_example_runs():
+    assert run_docstring_example(tfvae.VQVAE) >= 8

@@ -61,8 +61,12 @@ class GatedPixelCNNBlock(keras.layers.Layer):
 
     Example:
 
-    >>> block = GatedPixelCNNBlock(64, kernel_size=3, first=True)
-    >>> v, h, skip = block([x, x])
+    >>> import keras, tfvae
+    >>> x = keras.random.normal((2, 7, 7, 8), seed=0)
+    >>> block = tfvae.GatedPixelCNNBlock(64, kernel_size=3, first=True)
+    >>> v, h, skip = block([x, x])  # vertical stack, horizontal stack, skip
+    >>> tuple(v.shape), tuple(h.shape), tuple(skip.shape)
+    ((2, 7, 7, 64), (2, 7, 7, 64), (2, 7, 7, 64))
     """
 
     def __init__(self, filters, kernel_size=3, first=False, num_classes=None, **kwargs):

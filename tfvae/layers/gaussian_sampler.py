@@ -31,8 +31,10 @@ class GaussianSampler(keras.layers.Layer):
 
     Example:
 
-    >>> sampler = GaussianSampler(seed=1)
-    >>> z = sampler([ops.zeros((4, 2)), ops.zeros((4, 2))])
+    >>> import keras, tfvae
+    >>> sampler = tfvae.GaussianSampler(seed=1)
+    >>> mean, log_var = keras.ops.zeros((4, 2)), keras.ops.zeros((4, 2))
+    >>> z = sampler([mean, log_var])  # mean + exp(log_var / 2) * eps
     >>> tuple(z.shape)
     (4, 2)
     """

@@ -64,8 +64,11 @@ class MaskedConv2D(keras.layers.Conv2D):
 
     Example:
 
-    >>> conv = MaskedConv2D(64, 7, mask_type="A")
-    >>> y = conv(keras.random.normal((2, 28, 28, 1)))
+    >>> import keras, tfvae
+    >>> conv = tfvae.MaskedConv2D(64, 7, mask_type="A")
+    >>> y = conv(keras.random.normal((2, 28, 28, 1), seed=0))
+    >>> tuple(y.shape)
+    (2, 28, 28, 64)
     """
 
     def __init__(self, filters, kernel_size, mask_type="B", **kwargs):

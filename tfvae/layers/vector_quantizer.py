@@ -88,10 +88,17 @@ class VectorQuantizer(keras.layers.Layer):
 
     Example:
 
-    >>> vq = VectorQuantizer(num_embeddings=128, embedding_dim=16)
-    >>> z_q = vq(keras.random.normal((8, 7, 7, 16)))    # (8, 7, 7, 16), loss in vq.losses
-    >>> codes = vq.get_code_indices(keras.random.normal((8, 7, 7, 16)))  # (8, 7, 7) int32
-    >>> vectors = vq.lookup(codes)                                     # (8, 7, 7, 16)
+    >>> import keras, numpy as np, tfvae
+    >>> z = keras.random.normal((8, 7, 7, 16), seed=0)
+    >>> vq = tfvae.VectorQuantizer(num_embeddings=128, embedding_dim=16)
+    >>> z_q = vq(z)  # nearest codewords, straight-through gradient; codebook + commitment loss in vq.losses
+    >>> tuple(z_q.shape), len(vq.losses)
+    ((8, 7, 7, 16), 1)
+    >>> codes = vq.get_code_indices(z)
+    >>> tuple(codes.shape), codes.dtype.name
+    ((8, 7, 7), 'int32')
+    >>> np.allclose(vq.lookup(codes), z_q, atol=1e-6)
+    True
     """
 
     # The EMA subclass updates the codebook by moving averages instead of gradients.
@@ -316,8 +323,13 @@ class VectorQuantizerEMA(VectorQuantizer):
 
     Example:
 
-    >>> vq = VectorQuantizerEMA(num_embeddings=128, embedding_dim=16, decay=0.99)
-    >>> z_q = vq(keras.random.normal((8, 7, 7, 16)), training=True)  # also moves the codebook
+    >>> import keras, numpy as np, tfvae
+    >>> vq = tfvae.VectorQuantizerEMA(num_embeddings=128, embedding_dim=16, decay=0.99)
+    >>> z = keras.random.normal((8, 7, 7, 16), seed=0)
+    >>> before = np.array(vq(z, training=False))  # builds the layer; inference leaves the codebook alone
+    >>> z_q = vq(z, training=True)  # training moves the used codewords towards their inputs
+    >>> bool(np.any(np.array(vq(z, training=False)) != before))
+    True
     """
 
     _codebook_trainable = False

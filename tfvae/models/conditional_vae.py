@@ -22,10 +22,13 @@ class ConditionalVAE(VAE):
 
     Example:
 
-    >>> import tfvae
-    >>> cvae = tfvae.ConditionalVAE.mlp((28, 28, 1), latent_dim=2, hidden_units=(16,), num_classes=10)
-    >>> cvae.sample(4, labels=7, seed=0).shape
-    TensorShape([4, 28, 28, 1])
+    >>> import keras, tfvae
+    >>> x, y = tfvae.data.load_arrays("mnist", "train", binarize="dynamic", with_labels=True, limit=500)
+    >>> cvae = tfvae.ConditionalVAE.mlp((28, 28, 1), latent_dim=2, hidden_units=(64,), num_classes=10, seed=0)
+    >>> cvae.compile(keras.optimizers.Adam(1e-3))
+    >>> history = cvae.fit(x, y, batch_size=100, epochs=1, verbose=0)
+    >>> tuple(cvae.sample(4, labels=7, seed=0).shape)
+    (4, 28, 28, 1)
     """
 
     def __init__(self, encoder, decoder, num_classes, **kwargs):

@@ -84,11 +84,14 @@ class PixelCNNPrior(CheckedModel):
 
     Example:
 
-    >>> prior = PixelCNNPrior((7, 7), num_embeddings=128)
+    >>> import keras, numpy as np, tfvae
+    >>> codes = np.random.default_rng(0).integers(0, 128, (256, 7, 7)).astype("int32")  # e.g. vqvae.encode(x)
+    >>> prior = tfvae.PixelCNNPrior((7, 7), num_embeddings=128, filters=32, num_layers=2)
     >>> prior.compile(keras.optimizers.Adam(1e-3))
-    >>> prior.fit(codes_dataset, epochs=10)          # batches of int codes (B, 7, 7)
-    >>> grids = prior.sample(16, seed=0)             # (16, 7, 7) int32
-    >>> images = vqvae.decode(grids)
+    >>> history = prior.fit(codes, batch_size=64, epochs=1, verbose=0)
+    >>> grids = prior.sample(4, seed=0)  # new code grids; vqvae.decode(grids) makes them images
+    >>> tuple(grids.shape), grids.dtype.name
+    ((4, 7, 7), 'int32')
     """
 
     # jit_compile="auto": XLA. On CPU it trained a median 1.52x as fast as without

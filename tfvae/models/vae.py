@@ -134,10 +134,18 @@ class VAE(CheckedModel):
 
     Example:
 
-    >>> vae = VAE.mlp((28, 28, 1), latent_dim=20, hidden_units=(500,))
+    >>> import keras, tfvae
+    >>> x = tfvae.data.load_arrays("binarized_mnist", "train", limit=1000)
+    >>> vae = tfvae.VAE.mlp((28, 28, 1), latent_dim=20, hidden_units=(500,), seed=0)
     >>> vae.compile(keras.optimizers.Adam(1e-3))
-    >>> vae.fit(tfvae.data.load("binarized_mnist", "train", 100), epochs=10)
-    >>> log_px = vae.log_likelihood(x_test[:100], num_samples=1000)
+    >>> history = vae.fit(x, batch_size=100, epochs=2, verbose=0)
+    >>> sorted(history.history)
+    ['kl', 'loss', 'reconstruction']
+    >>> log_px = vae.log_likelihood(x[:100], num_samples=10)  # IWAE bound on log p(x), nats per image
+    >>> tuple(log_px.shape), bool(keras.ops.all(log_px < 0))
+    ((100,), True)
+    >>> tuple(vae.sample(4, seed=0).shape)
+    (4, 28, 28, 1)
     """
 
     _nested = ("encoder", "decoder")

@@ -65,12 +65,17 @@ class VQVAE(CheckedModel):
 
     Example:
 
-    >>> vqvae = VQVAE.conv((28, 28, 1), num_embeddings=128, embedding_dim=16,
-    ...                    data_variance=tfvae.data.pixel_variance("mnist"))
+    >>> import keras, tfvae
+    >>> x = tfvae.data.load_arrays("mnist", "train", limit=512)
+    >>> vqvae = tfvae.VQVAE.conv((28, 28, 1), num_embeddings=128, embedding_dim=16,
+    ...                          data_variance=float(x.var()), seed=0)
     >>> vqvae.compile(keras.optimizers.Adam(2e-4))
-    >>> vqvae.fit(tfvae.data.load("mnist", "train", 128), epochs=10)
-    >>> codes = vqvae.encode(x)           # (batch, 7, 7) int32
-    >>> images = vqvae.decode(codes)
+    >>> history = vqvae.fit(x, batch_size=128, epochs=1, verbose=0)
+    >>> codes = vqvae.encode(x[:8])
+    >>> tuple(codes.shape), codes.dtype.name
+    ((8, 7, 7), 'int32')
+    >>> tuple(vqvae.decode(codes).shape)
+    (8, 28, 28, 1)
     """
 
     _nested = ("encoder", "decoder", "quantizer")
