@@ -24,6 +24,7 @@ import os
 import re
 import shutil
 import tempfile
+import warnings
 
 import keras
 import numpy as np
@@ -211,7 +212,12 @@ def export_tflite(model, path, signature="decode", quantization=None, representa
             converter.representative_dataset = lambda: _representative(representative_data, names)
             # Full-integer: every op in int8; only the float inputs/outputs are (de)quantised at the edges.
             converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-        flatbuffer = converter.convert()
+        with warnings.catch_warnings():
+            # int8 calibration runs TensorFlow's deprecated tf.lite.Interpreter inside convert(); its
+            # deprecation warning is not the user's to act on (tfvae runs .tflite files with LiteRT).
+            warnings.filterwarnings("ignore", message=r"\s*Warning: tf\.lite\.Interpreter is deprecated",
+                                    category=UserWarning)
+            flatbuffer = converter.convert()
     write_atomically(path, flatbuffer)
     return len(flatbuffer)
 

@@ -48,14 +48,14 @@ def test_xla_models_still_reject_bad_values_in_datasets():
 
     out_of_range = "between 0.0 and 1.0|lie in"
     with pytest.raises(ValueError, match="NaN"):
-        model.fit(wrong("nan"), verbose=0)
+        model.fit(wrong("nan"), shuffle=False, verbose=0)
     with pytest.raises(ValueError, match=out_of_range):
         model.evaluate(wrong("range"), verbose=0)
     with pytest.raises(ValueError, match=out_of_range):
         model.predict(wrong("range"), verbose=0)
     with pytest.raises(ValueError, match="NaN"):
-        model.fit(good, validation_data=wrong("nan"), epochs=1, verbose=0)
-    model.fit(good, validation_data=good, epochs=1, verbose=0)  # and good data still trains afterwards
+        model.fit(good, validation_data=wrong("nan"), epochs=1, shuffle=False, verbose=0)
+    model.fit(good, validation_data=good, epochs=1, shuffle=False, verbose=0)  # and good data still trains afterwards
 
 
 def test_xla_vae_and_prior_reject_bad_arrays_and_labels():
@@ -64,13 +64,13 @@ def test_xla_vae_and_prior_reject_bad_arrays_and_labels():
     with pytest.raises(ValueError, match="NaN"):
         vae.fit(_images(bad="nan"), np.zeros(8, "int32"), batch_size=4, verbose=0)
     with pytest.raises(ValueError, match="labels must"):
-        vae.fit(tf.data.Dataset.from_tensor_slices((_images(), np.full(8, 3, "int32"))).batch(4), verbose=0)
+        vae.fit(tf.data.Dataset.from_tensor_slices((_images(), np.full(8, 3, "int32"))).batch(4), shuffle=False, verbose=0)
     prior = tfvae.PixelCNNPrior((3, 3), 8, filters=8, num_layers=1)
     prior.compile("adam")
     codes = rng.integers(0, 8, (8, 3, 3)).astype("int32")
     codes[2, 1, 1] = 8
     with pytest.raises(ValueError, match=r"\[0, 8\)|0 to 7"):
-        prior.fit(tf.data.Dataset.from_tensor_slices(codes).batch(4), verbose=0)
+        prior.fit(tf.data.Dataset.from_tensor_slices(codes).batch(4), shuffle=False, verbose=0)
     with pytest.raises(ValueError, match=r"\[0, 8\)|0 to 7"):
         prior.predict(codes, verbose=0)
 
@@ -162,7 +162,7 @@ def test_auto_steps_per_execution_keeps_every_epoch_exact():
     for steps_per_epoch, validation_steps, expected in ((7, None, 7), (12, None, 12), (20, None, 10),
                                                          (12, 8, 4), (17, None, 1)):
         validation = dict(validation_data=endless, validation_steps=validation_steps) if validation_steps else {}
-        vae.fit(endless, steps_per_epoch=steps_per_epoch, epochs=2, verbose=0, **validation)
+        vae.fit(endless, steps_per_epoch=steps_per_epoch, epochs=2, shuffle=False, verbose=0, **validation)
         done += 2 * steps_per_epoch
         assert vae.steps_per_execution == expected, (steps_per_epoch, validation_steps)
         assert int(vae.optimizer.iterations.numpy()) == done, (steps_per_epoch, validation_steps)
@@ -197,11 +197,11 @@ def test_explicit_steps_per_execution_is_checked():
     vae.compile("adam", steps_per_execution=5)
     endless = tf.data.Dataset.from_tensor_slices(_binary(16)).batch(4).repeat()
     with pytest.raises(ValueError, match="steps_per_epoch=7 is not a multiple of steps_per_execution=5"):
-        vae.fit(endless, steps_per_epoch=7, verbose=0)
+        vae.fit(endless, steps_per_epoch=7, shuffle=False, verbose=0)
     with pytest.raises(ValueError, match="steps=3 is not a multiple of steps_per_execution=5"):
         vae.evaluate(endless, steps=3, verbose=0)
     assert int(vae.optimizer.iterations.numpy()) == 0  # refused before any step
-    vae.fit(endless, steps_per_epoch=10, verbose=0)
+    vae.fit(endless, steps_per_epoch=10, shuffle=False, verbose=0)
     assert int(vae.optimizer.iterations.numpy()) == 10
 
 

@@ -33,7 +33,7 @@ def test_vae_on_binarized_mnist_beats_the_threshold():
 
     vae = tfvae.VAE.mlp((28, 28, 1), latent_dim=20, hidden_units=(500,), seed=0)
     vae.compile(keras.optimizers.Adam(1e-3))
-    vae.fit(train, epochs=3, verbose=0)
+    vae.fit(train, epochs=3, shuffle=False, verbose=0)
     result = vae.evaluate(x_test, batch_size=1000, return_dict=True, verbose=0)
     print(f"binarized_mnist: test -ELBO {result['loss']:.2f} nats, marginal baseline {marginal_nll:.2f}")
     assert marginal_nll > 200  # the baseline itself is what DATASETS.md's mean pixel implies
@@ -54,7 +54,7 @@ def test_gaussian_vae_on_frey_face_beats_independent_pixels():
 
     vae = tfvae.VAE.mlp((28, 20, 1), latent_dim=5, hidden_units=(200,), likelihood="gaussian", seed=0)
     vae.compile(keras.optimizers.Adam(3e-3))
-    vae.fit(train, epochs=100, verbose=0)
+    vae.fit(train, epochs=100, shuffle=False, verbose=0)
     result = vae.evaluate(x_test, batch_size=200, return_dict=True, verbose=0)
     print(f"frey_face: test -ELBO {result['loss']:.1f} nats, independent Gaussians {baseline:.1f}")
     assert result["loss"] < baseline - FREY_FACE_MIN_MARGIN
@@ -78,7 +78,7 @@ def test_conditional_vae_samples_show_the_asked_digit(conditioning):
     cvae = tfvae.VAE.mlp((28, 28, 1), latent_dim=8, num_classes=10, conditioning=conditioning, hidden_units=(256,),
                          seed=0)
     cvae.compile(keras.optimizers.Adam(1e-3))
-    cvae.fit(train, epochs=2, verbose=0)
+    cvae.fit(train, epochs=2, shuffle=False, verbose=0)
     labels = np.repeat(np.arange(10), 50)
     predicted = classifier.predict(cvae.sample(500, labels=labels, seed=0), verbose=0).argmax(1)
     per_class = [(predicted[labels == c] == c).mean() for c in range(10)]

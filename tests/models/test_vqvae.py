@@ -163,7 +163,7 @@ def test_short_mnist_run_beats_a_collapsed_codebook(quantizer):
                              residual_filters=32, num_residual_blocks=1, quantizer=quantizer,
                              data_variance=variance)
     model.compile(keras.optimizers.Adam(1e-3))
-    model.fit(train, epochs=1, verbose=0)
+    model.fit(train, epochs=1, shuffle=False, verbose=0)
     result = model.evaluate(x_test, batch_size=500, return_dict=True, verbose=0)
     print(f"{quantizer}: test normalised MSE {result['reconstruction']:.4f} (collapsed codebook {collapsed:.3f}), "
           f"usage {result['codebook_usage']:.3f}, perplexity {result['perplexity']:.1f}")
