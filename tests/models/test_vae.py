@@ -70,7 +70,8 @@ def test_log_likelihood_is_reproducible_and_validates_arguments():
     b = vae.log_likelihood(x, num_samples=30, batch_size=3, chunk_size=7, seed=5)
     np.testing.assert_array_equal(a, b)
     assert a.shape == (7,) and a.dtype == np.float64
-    for kwargs in ({"num_samples": 0}, {"batch_size": -1}, {"chunk_size": 0}):
+    for kwargs in ({"num_samples": 0}, {"num_samples": True}, {"batch_size": -1}, {"batch_size": 2.0},
+                   {"chunk_size": 0}, {"chunk_size": True}):
         with pytest.raises(ValueError, match=list(kwargs)[0]):
             vae.log_likelihood(x, **kwargs)
 
@@ -157,6 +158,7 @@ def test_reconstruct_uses_the_posterior_mean():
         (dict(likelihood="gaussian", observation_scale="big"), "observation_scale"),
         (dict(beta=-0.5), "beta"),
         (dict(kl_warmup_steps=-1), "kl_warmup_steps"),
+        (dict(kl_warmup_steps=True), "kl_warmup_steps=True"),
         (dict(value_range="0-255"), r"`value_range` must be one of \('unit', 'centered'\); received value_range='0-255'"),
         (dict(value_range="centered"), "likelihood='bernoulli'.*value_range='unit'"),
         (dict(likelihood="discretized_gaussian", value_range="centered"), "likelihood='discretized_gaussian'"),

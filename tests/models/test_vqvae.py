@@ -98,6 +98,7 @@ def test_bernoulli_reconstruction_checks_range():
     "kwargs, match",
     [(dict(quantizer="kmeans"), "quantizer"), (dict(reconstruction="l1"), "reconstruction"),
      (dict(data_variance=0.0), "data_variance"), (dict(num_downsamplings=0), "num_downsamplings"),
+     (dict(num_downsamplings=True), "num_downsamplings=True"),
      (dict(value_range="raw"), "value_range='raw'"),
      (dict(reconstruction="bernoulli", value_range="centered"), "reconstruction='bernoulli'.*value_range='unit'")],
 )

@@ -203,7 +203,7 @@ class VAE(CheckedModel):
         check_value_range(value_range, None if likelihood == "gaussian" else f"likelihood={likelihood!r}")
         if not isinstance(beta, numbers.Real) or not beta >= 0:
             raise ValueError(f"`beta` must be a number >= 0; received beta={beta!r}.")
-        if not isinstance(kl_warmup_steps, numbers.Integral) or kl_warmup_steps < 0:
+        if isinstance(kl_warmup_steps, bool) or not isinstance(kl_warmup_steps, numbers.Integral) or kl_warmup_steps < 0:
             raise ValueError(f"`kl_warmup_steps` must be an int >= 0; received kl_warmup_steps={kl_warmup_steps!r}.")
         if conditioning not in CONDITIONINGS:
             raise ValueError(f"`conditioning` must be one of {CONDITIONINGS}; received conditioning={conditioning!r}.")
@@ -541,11 +541,10 @@ class VAE(CheckedModel):
         Returns:
             NumPy float64 array `(n,)`.
         """
-        for arg, value in (("num_samples", num_samples), ("batch_size", batch_size)):
-            if not isinstance(value, numbers.Integral) or value < 1:
-                raise ValueError(f"`{arg}` must be a positive int; received {arg}={value!r}.")
-        if chunk_size is not None and (not isinstance(chunk_size, numbers.Integral) or chunk_size < 1):
-            raise ValueError(f"`chunk_size` must be a positive int or None; received chunk_size={chunk_size!r}.")
+        num_samples = check_positive_int(num_samples, "num_samples")
+        batch_size = check_positive_int(batch_size, "batch_size")
+        if chunk_size is not None:
+            chunk_size = check_positive_int(chunk_size, "chunk_size")
         who = f"{type(self).__name__}.log_likelihood"
         # log p(x|y) needs y wherever the label enters the model, the prior included.
         x, labels = self._checked(x, labels, who, require_labels=self.num_classes is not None)

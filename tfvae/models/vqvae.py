@@ -154,7 +154,7 @@ class VQVAE(CheckedModel):
         if len(input_shape) != 3:
             raise ValueError(f"VQVAE.conv needs input_shape (H, W, C); received input_shape={tuple(input_shape)}.")
         for name, value in (("num_downsamplings", num_downsamplings), ("num_residual_blocks", num_residual_blocks)):
-            if not isinstance(value, numbers.Integral) or value < (1 if name == "num_downsamplings" else 0):
+            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < (1 if name == "num_downsamplings" else 0):
                 raise ValueError(f"`{name}` must be a non-negative int (>= 1 for downsamplings); received {name}={value!r}.")
         arch = dict(hidden_filters=hidden_filters, residual_filters=residual_filters,
                     num_downsamplings=num_downsamplings, num_residual_blocks=num_residual_blocks)
