@@ -110,3 +110,11 @@ def test_adversarial_autoencoder_samples_saves_and_exports(tmp_path):
     assert png_shape(tmp_path / "samples.png") == (10 * 29 + 1, 10 * 29 + 1, 1)
     assert (tmp_path / "model.keras").stat().st_size > 0
     assert "sample" in tf.saved_model.load(str(tmp_path / "1")).signatures
+
+
+def test_adversarial_autoencoder_with_the_class_conditional_prior(tmp_path):
+    proc = run_example("adversarial_autoencoder.py", "--conditional", "--output-dir", tmp_path)
+    assert "codes nearest their own digit's mean" in proc.stdout
+    assert png_shape(tmp_path / "samples.png") == (10 * 29 + 1, 10 * 29 + 1, 1)
+    signature = tf.saved_model.load(str(tmp_path / "1")).signatures["sample"]
+    assert "label" in signature.structured_input_signature[1]
