@@ -1,4 +1,12 @@
-"""The `tfvae` command line, driven as a user would: subprocesses of the installed console script."""
+"""The `tfvae` command line, driven as a user would.
+
+Every training run, refusal case of note and kill goes through the installed
+console script in a subprocess; the commands run on a trained model afterwards
+(evaluate, sample, export) go through `cli.main` in the test's process: the
+same parser and code paths without a TensorFlow start-up each, which keeps the
+suite within its time budget. `test_python_module_entry_point_matches` checks
+that the entry points agree.
+"""
 
 import json
 import os
@@ -62,28 +70,31 @@ def test_train_vae_writes_model_figures_logs_checkpoints_and_exports(vae_run):
     assert any(f.startswith("events.out.tfevents") for _, _, fs in os.walk(out / "logs") for f in fs)
 
 
-def test_evaluate_sample_and_export_a_trained_vae(vae_run, tmp_path):
+def test_evaluate_sample_and_export_a_trained_vae(vae_run, tmp_path, capsys):
     out, _ = vae_run
-    figures = json.loads(ok(tfvae("evaluate", out / "model.keras", "--dataset", "binarized_mnist",
-                                  "--examples", "50", "--iw-samples", "10", "--json")))
+    # The model was trained by the console script (vae_run); the commands on it run through cli.main here
+    # (same parser and code paths, no TensorFlow start-up each).
+    figures = json.loads(ok_in_process(capsys, "evaluate", out / "model.keras", "--dataset", "binarized_mnist",
+                                       "--examples", "50", "--iw-samples", "10", "--json"))
     assert figures["examples"] == 50 and figures["nll"] <= figures["loss"] + 5 and figures["bits_per_dim"] > 0
-    ok(tfvae("sample", out / "model.keras", "-n", "12", "--columns", "4", "--out", tmp_path / "s.png"))
+    ok_in_process(capsys, "sample", out / "model.keras", "-n", "12", "--columns", "4", "--out", tmp_path / "s.png")
     assert png_shape(tmp_path / "s.png") == (3 * 29 + 1, 4 * 29 + 1, 1)
-    ok(tfvae("export", out / "model.keras", "--saved-model", tmp_path / "serving", "--tflite", tmp_path / "d.tflite",
-             "--quantization", "int8", "--dataset", "binarized_mnist"))
+    ok_in_process(capsys, "export", out / "model.keras", "--saved-model", tmp_path / "serving", "--tflite",
+                  tmp_path / "d.tflite", "--quantization", "int8", "--dataset", "binarized_mnist")
     assert (tmp_path / "serving" / "1" / "saved_model.pb").is_file() and (tmp_path / "d.tflite").stat().st_size > 0
     # The exported SavedModel samples too, without the Keras file.
-    ok(tfvae("sample", tmp_path / "serving" / "1", "-n", "4", "--out", tmp_path / "sm.png"))
+    ok_in_process(capsys, "sample", tmp_path / "serving" / "1", "-n", "4", "--out", tmp_path / "sm.png")
     assert png_shape(tmp_path / "sm.png")[2] == 1
 
 
-def test_cvae_samples_the_asked_labels(tmp_path):
+def test_cvae_samples_the_asked_labels(tmp_path, capsys):
     real_data(data.load, "mnist", "test", 10)
     ok(tfvae("train", "cvae", *TINY_VAE, "--no-export", "--output-dir", tmp_path / "cvae"))
-    ok(tfvae("sample", tmp_path / "cvae" / "model.keras", "-n", "8", "--labels", "3", "7", "--out", tmp_path / "c.png"))
+    ok_in_process(capsys, "sample", tmp_path / "cvae" / "model.keras", "-n", "8", "--labels", "3", "7",
+                  "--out", tmp_path / "c.png")
     assert png_shape(tmp_path / "c.png") == (29 + 1, 8 * 29 + 1, 1)
-    refused(tfvae("sample", tmp_path / "cvae" / "model.keras", "-n", "2", "--labels", "12", "--out", tmp_path / "x.png"),
-            "labels must lie in [0, 10)")
+    refused_in_process(capsys, ["sample", tmp_path / "cvae" / "model.keras", "-n", "2", "--labels", "12",
+                                "--out", tmp_path / "x.png"], "labels must lie in [0, 10)")
 
 
 def test_vqvae_and_prior_train_evaluate_and_sample(tmp_path, capsys):
@@ -97,8 +108,9 @@ def test_vqvae_and_prior_train_evaluate_and_sample(tmp_path, capsys):
     figures = json.loads(ok_in_process(capsys, "evaluate", vq / "model.keras", "--dataset", "mnist", "--examples",
                                        "200", "--prior", vq / "prior.keras", "--json"))
     assert 0 < figures["codebook_usage"] <= 1 and figures["nll_bound_bits_per_dim"] > 0
-    ok(tfvae("train", "prior", "--vqvae", vq / "model.keras", "--epochs", "1", "--train-examples", "300",
-             "--prior-filters", "8", "--prior-layers", "2", "--early-stopping", "2", "--output-dir", tmp_path / "prior"))
+    ok_in_process(capsys, "train", "prior", "--vqvae", vq / "model.keras", "--epochs", "1", "--train-examples", "300",
+                  "--prior-filters", "8", "--prior-layers", "2", "--early-stopping", "2",
+                  "--output-dir", tmp_path / "prior")
     # The prior's run gets the training flags' callbacks too (their state is in its checkpoint).
     state = json.loads((tmp_path / "prior" / "checkpoints" / "epoch-0000" / "state.json").read_text())
     assert [c["class"] for c in state["callbacks"]] == ["EarlyStopping"]
