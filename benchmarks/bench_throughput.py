@@ -91,7 +91,7 @@ def _in_memory(arrays, batch_size):
 
 def _epoch_rate(model, dataset, steps, batch_size):
     start = time.perf_counter()
-    model.fit(dataset, epochs=1, steps_per_epoch=steps, verbose=0)
+    model.fit(dataset, epochs=1, steps_per_epoch=steps, shuffle=False, verbose=0)
     return steps * batch_size / (time.perf_counter() - start)
 
 
@@ -174,13 +174,13 @@ def pipeline_throughput(batch_size, rounds, seed):
              "EpochData pipeline": epoch_data}
     model = _compiled("vae-mlp", seed, False)
     for make in feeds.values():
-        model.fit(make(0), epochs=1, verbose=0)  # warm-up, and fills the caches
+        model.fit(make(0), epochs=1, shuffle=False, verbose=0)  # warm-up, and fills the caches
     rates = {name: [] for name in feeds}
     for epoch in range(1, rounds + 1):
         for name, make in feeds.items():
             data = make(epoch)
             start = time.perf_counter()
-            model.fit(data, epochs=1, verbose=0)
+            model.fit(data, epochs=1, shuffle=False, verbose=0)
             rates[name].append(len(x) / (time.perf_counter() - start))
     return rows, {name: dict(median=statistics.median(r), epochs=r) for name, r in rates.items()}
 

@@ -35,7 +35,7 @@ def _train_and_measure(architecture, epochs, batch_size, iw_samples, iw_examples
     times = []
     for epoch in range(epochs):
         start = time.perf_counter()
-        vae.fit(train, epochs=1, verbose=0)
+        vae.fit(train, epochs=1, shuffle=False, verbose=0)
         times.append(time.perf_counter() - start)
         print(f"  {architecture} epoch {epoch + 1}/{epochs}: {times[-1]:.1f} s", file=sys.stderr, flush=True)
     steady = times[1:] or times

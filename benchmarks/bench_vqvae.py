@@ -90,7 +90,7 @@ def run(name, epochs_at, batch_size, seed):
     rows, times = [], []
     for epoch in range(1, max(epochs_at) + 1):
         start = time.perf_counter()
-        history = model.fit(train, epochs=1, verbose=0)
+        history = model.fit(train, epochs=1, shuffle=False, verbose=0)
         times.append(time.perf_counter() - start)
         print(f"  {name} epoch {epoch}: {times[-1]:.1f} s, train nMSE {history.history['reconstruction'][-1]:.4f}",
               file=sys.stderr, flush=True)
