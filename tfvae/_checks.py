@@ -162,6 +162,15 @@ def check_positive_int(value, name):
     return int(value)
 
 
+def check_int(value, name, minimum):
+    """Validates an int argument that must be >= `minimum` (bools refused); returns it as an int."""
+    import numbers
+
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+        raise ValueError(f"`{name}` must be an int >= {minimum}; received {name}={value!r}.")
+    return int(value)
+
+
 def check_rate(value, name):
     """Validates a rate in [0, 1) such as `dropout` (bools refused); returns it as a float."""
     import numbers

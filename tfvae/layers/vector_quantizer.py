@@ -8,16 +8,11 @@ import tensorflow as tf
 from keras import ops
 
 from tfvae import losses
+from tfvae._checks import check_int
 
 # State written inside a replica (EMA statistics, restarts): every replica computes
 # the same value from all-reduced statistics, so the first replica's write suffices.
 _REPLICA_WRITTEN = "only_first_replica"
-
-
-def _check_int(name, value, minimum):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-        raise ValueError(f"`{name}` must be an int >= {minimum}; received {name}={value!r}.")
-    return int(value)
 
 
 def _check_real(name, value, low, high, low_open=False, high_open=False):
@@ -118,11 +113,11 @@ class VectorQuantizer(keras.layers.Layer):
         if kwargs.get("dtype") is None:
             kwargs["dtype"] = "float32"  # distances and losses stay float32 under mixed precision
         super().__init__(**kwargs)
-        self.num_embeddings = _check_int("num_embeddings", num_embeddings, 2)
-        self.embedding_dim = _check_int("embedding_dim", embedding_dim, 1)
+        self.num_embeddings = check_int(num_embeddings, "num_embeddings", 2)
+        self.embedding_dim = check_int(embedding_dim, "embedding_dim", 1)
         self.commitment_cost = _check_real("commitment_cost", commitment_cost, 0.0, np.inf, high_open=True)
         if dead_code_steps is not None:
-            dead_code_steps = _check_int("dead_code_steps", dead_code_steps, 1)
+            dead_code_steps = check_int(dead_code_steps, "dead_code_steps", 1)
         self.dead_code_steps = dead_code_steps
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
             raise ValueError(f"`seed` must be an int or None; received seed={seed!r}.")

@@ -9,8 +9,9 @@ import tensorflow as tf
 from keras import ops
 
 from tfvae import losses
-from tfvae._checks import (check_image_batch, check_labels, check_num_classes, check_positive_int, check_positive_number,
-                           check_replica_batch, check_sample_labels, check_value_range, split_labels)
+from tfvae._checks import (check_image_batch, check_int, check_labels, check_num_classes, check_positive_int,
+                           check_positive_number, check_replica_batch, check_sample_labels, check_value_range,
+                           split_labels)
 from tfvae.layers.gaussian_sampler import GaussianSampler
 from tfvae.models import _signatures, networks
 from tfvae.models._checked_model import CheckedModel
@@ -203,8 +204,7 @@ class VAE(CheckedModel):
         check_value_range(value_range, None if likelihood == "gaussian" else f"likelihood={likelihood!r}")
         if not isinstance(beta, numbers.Real) or not beta >= 0:
             raise ValueError(f"`beta` must be a number >= 0; received beta={beta!r}.")
-        if isinstance(kl_warmup_steps, bool) or not isinstance(kl_warmup_steps, numbers.Integral) or kl_warmup_steps < 0:
-            raise ValueError(f"`kl_warmup_steps` must be an int >= 0; received kl_warmup_steps={kl_warmup_steps!r}.")
+        kl_warmup_steps = check_int(kl_warmup_steps, "kl_warmup_steps", 0)
         if conditioning not in CONDITIONINGS:
             raise ValueError(f"`conditioning` must be one of {CONDITIONINGS}; received conditioning={conditioning!r}.")
         self.num_classes = None if num_classes is None else check_num_classes(num_classes)
@@ -216,7 +216,7 @@ class VAE(CheckedModel):
         self.min_scale = min_scale
         self.value_range = value_range
         self.beta = float(beta)
-        self.kl_warmup_steps = int(kl_warmup_steps)
+        self.kl_warmup_steps = kl_warmup_steps
         self.validate_inputs = bool(validate_inputs)
         self.seed = seed
         self.sampler = GaussianSampler(seed=seed, name="sampler")

@@ -8,8 +8,8 @@ import tensorflow as tf
 from keras import ops
 
 from tfvae import losses
-from tfvae._checks import (check_binary, check_codes, check_image_batch, check_levels, check_positive_number,
-                           check_replica_batch, check_value_range)
+from tfvae._checks import (check_binary, check_codes, check_image_batch, check_int, check_levels,
+                           check_positive_number, check_replica_batch, check_value_range)
 from tfvae.layers.vector_quantizer import VectorQuantizer, VectorQuantizerEMA
 from tfvae.metrics import CodebookPerplexity, CodebookUsage
 from tfvae.models import _signatures, networks
@@ -153,9 +153,8 @@ class VQVAE(CheckedModel):
             raise ValueError(f"`quantizer` must be one of {tuple(QUANTIZERS)}; received quantizer={quantizer!r}.")
         if len(input_shape) != 3:
             raise ValueError(f"VQVAE.conv needs input_shape (H, W, C); received input_shape={tuple(input_shape)}.")
-        for name, value in (("num_downsamplings", num_downsamplings), ("num_residual_blocks", num_residual_blocks)):
-            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < (1 if name == "num_downsamplings" else 0):
-                raise ValueError(f"`{name}` must be a non-negative int (>= 1 for downsamplings); received {name}={value!r}.")
+        num_downsamplings = check_int(num_downsamplings, "num_downsamplings", 1)
+        num_residual_blocks = check_int(num_residual_blocks, "num_residual_blocks", 0)
         arch = dict(hidden_filters=hidden_filters, residual_filters=residual_filters,
                     num_downsamplings=num_downsamplings, num_residual_blocks=num_residual_blocks)
         encoder = networks.vq_encoder(input_shape, embedding_dim, **arch)
