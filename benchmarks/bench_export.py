@@ -59,7 +59,9 @@ def main(argv=None):
         ("VQ-VAE decoder", vqvae, "decode", {"codes": rng.integers(0, 128, (1, 7, 7)).astype("int32")},
          rng.integers(0, 128, (256, 7, 7)).astype("int32")),
     ]
-    print(f"bench_export: single-image latency, median of {args.runs} runs after a warm-up; device {device_description()}")
+    print(
+        f"bench_export: single-image latency, median of {args.runs} runs after a warm-up; device {device_description()}"
+    )
     print("| model | format | file size (KiB) | latency (ms) |")
     print("|---|---|---|---|")
     with tempfile.TemporaryDirectory() as tmp:
@@ -68,7 +70,9 @@ def main(argv=None):
             keras_ms = _median_ms(lambda: fn(**one), args.runs)
             keras_path = os.path.join(tmp, f"{signature}_{id(model)}.keras")
             model.save(keras_path)
-            print(f"| {title} | Keras (.keras, compiled function) | {os.path.getsize(keras_path) / 1024:,.0f} | {keras_ms:.3f} |")
+            print(
+                f"| {title} | Keras (.keras, compiled function) | {os.path.getsize(keras_path) / 1024:,.0f} | {keras_ms:.3f} |"
+            )
             saved = export.export_saved_model(model, os.path.join(tmp, f"sm_{id(model)}"), overwrite=True, version=1)
             sig = tf.saved_model.load(saved).signatures[signature]
             feed = {k: tf.constant(v) for k, v in one.items()}

@@ -84,7 +84,9 @@ def _training_child(kind, queue):
         dataset = tf.data.Dataset.from_tensor_slices(codes).batch(128).prefetch(tf.data.AUTOTUNE)
     model.compile(keras.optimizers.Adam(1e-3))
     seconds, before, peak = _measure(lambda: model.fit(dataset, epochs=1, shuffle=False, verbose=0))
-    queue.put(dict(kind=kind, seconds=seconds, before_mib=before, peak_mib=peak, lifetime_peak_mib=_lifetime_peak_mib()))
+    queue.put(
+        dict(kind=kind, seconds=seconds, before_mib=before, peak_mib=peak, lifetime_peak_mib=_lifetime_peak_mib())
+    )
 
 
 def _lifetime_peak_mib():
@@ -140,8 +142,11 @@ def main(argv=None):
         print("| model | resident before fit | peak during fit | growth | peak of the whole process | seconds |")
         print("|---|---|---|---|---|---|")
         for r in rows:
-            print(f"| {r['kind']} | {r['before_mib']:,.0f} | {r['peak_mib']:,.0f} | {r['peak_mib'] - r['before_mib']:,.0f} "
-                  f"| {r['lifetime_peak_mib']:,.0f} | {r['seconds']:.1f} |", flush=True)
+            print(
+                f"| {r['kind']} | {r['before_mib']:,.0f} | {r['peak_mib']:,.0f} | {r['peak_mib'] - r['before_mib']:,.0f} "
+                f"| {r['lifetime_peak_mib']:,.0f} | {r['seconds']:.1f} |",
+                flush=True,
+            )
         results["training"] = rows
     if "log_likelihood" in args.parts:
         rows = [_in_fresh_process(_log_likelihood_child, chunk) for chunk in (None, 1000)]
@@ -149,8 +154,11 @@ def main(argv=None):
         print("| samples per chunk | resident before | peak during the call | growth | seconds | finite |")
         print("|---|---|---|---|---|---|")
         for r in rows:
-            print(f"| {r['chunk']} | {r['before_mib']:,.0f} | {r['peak_mib']:,.0f} | {r['peak_mib'] - r['before_mib']:,.0f} "
-                  f"| {r['seconds']:.1f} | {r['finite']} |", flush=True)
+            print(
+                f"| {r['chunk']} | {r['before_mib']:,.0f} | {r['peak_mib']:,.0f} | {r['peak_mib'] - r['before_mib']:,.0f} "
+                f"| {r['seconds']:.1f} | {r['finite']} |",
+                flush=True,
+            )
         growth = [max(r["peak_mib"] - r["before_mib"], 1e-9) for r in rows]
         print(f"growth with one chunk / with the default chunking: {growth[1] / growth[0]:.1f}x")
         results["log_likelihood"] = rows

@@ -144,7 +144,8 @@ def quality(args):
     import numpy as np
     import tensorflow as tf
 
-    from tfvae import data, reporting, training
+    from tfvae import data, training
+    from tfvae.cli import reporting
 
     # The main job's VQ-VAE (examples/train_vqvae.py), trained quietly.
     config = training.FitConfig(epochs=args.vqvae_epochs, seed=args.seed, verbose=0)
@@ -190,8 +191,10 @@ def main(argv=None):
 
     rows = sampling((7, 7), args.repeats, args.seed, args.sizes)
     rows += sampling((16, 16), args.repeats, args.seed, args.sizes)
-    print(f"\nwarm: median of {args.repeats} calls after a warm-up (the naive loop on 256 grids of 16x16: one first call); "
-          "seconds per batch:")
+    print(
+        f"\nwarm: median of {args.repeats} calls after a warm-up (the naive loop on 256 grids of 16x16: one first call); "
+        "seconds per batch:"
+    )
     print("| grid | grids | XLA (`jit_compile=True`) | graph (`False`) | \"auto\" | naive loop | naive / XLA "
           "| one full pass | XLA / one pass | GFLOP of one pass |")
     print("|---|---|---|---|---|---|---|---|---|---|")

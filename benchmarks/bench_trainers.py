@@ -85,9 +85,9 @@ def keras_io_conv_vae_networks(latent_dim=20):
 
 def build_tfvae(kind, seed, validate_inputs=True):
     import keras
+    from bench_vqvae import keras_io_vqvae
 
     import tfvae
-    from bench_vqvae import keras_io_vqvae
 
     keras.utils.set_random_seed(seed)
     if kind == "vae-mlp":

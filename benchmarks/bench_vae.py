@@ -60,8 +60,13 @@ def main(argv=None):
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args(argv)
 
-    print(f"bench_vae: binarized_mnist, batch {args.batch_size}, Adam 1e-3, latent 20, device {device_description()}", flush=True)
-    print("| model | params | images seen | train images/s | test -ELBO (nats) | test NLL (nats) | k | test images | NLL time (s) |")
+    print(
+        f"bench_vae: binarized_mnist, batch {args.batch_size}, Adam 1e-3, latent 20, device {device_description()}",
+        flush=True,
+    )
+    print(
+        "| model | params | images seen | train images/s | test -ELBO (nats) | test NLL (nats) | k | test images | NLL time (s) |"
+    )
     print("|---|---|---|---|---|---|---|---|---|")
     for architecture in args.models:
         r = _train_and_measure(architecture, args.epochs, args.batch_size, args.iw_samples, args.iw_examples, args.seed)

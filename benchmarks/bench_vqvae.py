@@ -111,14 +111,21 @@ def main(argv=None):
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args(argv)
-    print(f"bench_vqvae: MNIST, 7x7 grid, 128 codes x 16, batch {args.batch_size}, Adam 1e-3, device {device_description()}")
-    print("| config | trainable params (x the example's) | epochs | train nMSE | test nMSE | test perplexity | test codebook usage "
-          "| train images/s |")
+    print(
+        f"bench_vqvae: MNIST, 7x7 grid, 128 codes x 16, batch {args.batch_size}, Adam 1e-3, device {device_description()}"
+    )
+    print(
+        "| config | trainable params (x the example's) | epochs | train nMSE | test nMSE | test perplexity | test codebook usage "
+        "| train images/s |"
+    )
     print("|---|---|---|---|---|---|---|---|")
     for name in args.configs:
         for r in run(name, sorted(set(args.epochs)), args.batch_size, args.seed):
-            print(f"| {r['config']} | {r['params']:,} ({r['params'] / KERAS_IO_PARAMS:.2f}x) | {r['epoch']} | {r['train_nmse']:.4f} | {r['test_nmse']:.4f} | "
-                  f"{r['perplexity']:.1f} | {r['usage']:.3f} | {r['throughput']:,.0f} |", flush=True)
+            print(
+                f"| {r['config']} | {r['params']:,} ({r['params'] / KERAS_IO_PARAMS:.2f}x) | {r['epoch']} | {r['train_nmse']:.4f} | {r['test_nmse']:.4f} | "
+                f"{r['perplexity']:.1f} | {r['usage']:.3f} | {r['throughput']:,.0f} |",
+                flush=True,
+            )
     print(f"| keras.io example (anchor) | {KERAS_IO_PARAMS:,} (1.00x) | 10 / 30 | 0.0612 / 0.0444 | | | | |")
 
 

@@ -34,7 +34,7 @@ SLOW_MODULES_FIRST = (
     "tests/models/test_vae.py",
     "tests/test_data.py",
     "tests/models/test_autoencoder_real_data.py",
-    "tests/models/test_checked_model.py",
+    "tests/models/test_base.py",
     "tests/test_export.py",
 )
 

@@ -31,7 +31,9 @@ def run_python(code, timeout=300, cwd=None, args=()):
         capture_output=True, text=True, timeout=timeout, cwd=cwd or ROOT, env=env,
     )
     if proc.returncode != 0:
-        pytest.fail(f"subprocess failed ({proc.returncode}):\nSTDOUT:\n{proc.stdout[-3000:]}\nSTDERR:\n{proc.stderr[-5000:]}")
+        pytest.fail(
+            f"subprocess failed ({proc.returncode}):\nSTDOUT:\n{proc.stdout[-3000:]}\nSTDERR:\n{proc.stderr[-5000:]}"
+        )
     return proc.stdout
 
 

@@ -35,7 +35,9 @@ def tfvae(*args, timeout=600):
 
 
 def ok(proc):
-    assert proc.returncode == 0, f"exit {proc.returncode}\nSTDOUT:\n{proc.stdout[-2000:]}\nSTDERR:\n{proc.stderr[-3000:]}"
+    assert proc.returncode == 0, (
+        f"exit {proc.returncode}\nSTDOUT:\n{proc.stdout[-2000:]}\nSTDERR:\n{proc.stderr[-3000:]}"
+    )
     return proc.stdout
 
 
@@ -337,7 +339,10 @@ def test_autoencoders_train_sample_and_export(tmp_path, capsys):
     tiny = ["--epochs", "1", "--train-examples", "300", "--hidden-units", "16", "--latent-dim", "3"]
     stdout = ok(tfvae("train", "ae", *tiny, "--noise-stddev", "0.3", "--dropout", "0.1", "--image-every", "1",
                       "--output-dir", tmp_path / "dae"))
-    assert "Training a denoising autoencoder (mlp, squared_error, code size 3)" in stdout and "epoch 1/1: train reconstruction" in stdout
+    assert (
+        "Training a denoising autoencoder (mlp, squared_error, code size 3)" in stdout
+        and "epoch 1/1: train reconstruction" in stdout
+    )
     for name in ("model.keras", "reconstructions.png", "denoised.png", "images/reconstructions_epoch_001.png",
                  "1/saved_model.pb", "encode.tflite", "decode.tflite"):
         assert (tmp_path / "dae" / name).exists(), name
@@ -390,7 +395,7 @@ def test_help_explains_every_subcommand(capsys):
         # every option has a help text
         options = [line for line in text.splitlines() if line.strip().startswith("--")]
         assert options and all(len(line.split()) > 1 or "--" in line for line in options)
-    cli_text = "\n".join(cli._parser().format_help().splitlines())
+    cli_text = "\n".join(cli.parser.build_parser().format_help().splitlines())
     assert "train" in cli_text and "export" in cli_text
 
 
@@ -412,25 +417,27 @@ def test_model_flags_not_given_leave_the_constructors_defaults():
 
     from tfvae import VAE, VQVAE, PixelCNNPrior, cli
 
-    parser = cli._parser()
+    parser = cli.parser.build_parser()
     vq = parser.parse_args(["train", "vqvae", "--output-dir", "x"])
-    assert cli._model_args(vq, "vq_") == {} and cli._model_args(vq, "pixelcnn_") == {}
+    assert cli.parser.model_args(vq, "vq_") == {} and cli.parser.model_args(vq, "pixelcnn_") == {}
     vae = parser.parse_args(["train", "cvae", "--output-dir", "x"])
-    assert cli._model_args(vae, "vae_") == {"latent_dim": 20}  # VAE.mlp has no default latent size
+    assert cli.parser.model_args(vae, "vae_") == {"latent_dim": 20}  # VAE.mlp has no default latent size
     assert vae.iw_samples is None  # VAE.log_likelihood's k
     # Each model flag names a constructor argument, so a flag given reaches the model under its own name.
     given = parser.parse_args(["train", "vqvae", "--output-dir", "x", "--hidden-filters", "8", "--downsamplings", "1",
                                "--prior-layers", "3", "--quantizer", "ema"])
-    assert cli._model_args(given, "vq_") == {"hidden_filters": 8, "num_downsamplings": 1, "quantizer": "ema"}
-    assert cli._model_args(given, "pixelcnn_") == {"num_layers": 3}
+    assert cli.parser.model_args(given, "vq_") == {"hidden_filters": 8, "num_downsamplings": 1, "quantizer": "ema"}
+    assert cli.parser.model_args(given, "pixelcnn_") == {"num_layers": 3}
     everything = {**vars(parser.parse_args(["train", "vqvae", "--output-dir", "x"]))}
-    names = {k[3:] for k in everything if k.startswith("vq_")} | {k[9:] for k in everything if k.startswith("pixelcnn_")}
+    names = {k[3:] for k in everything if k.startswith("vq_")} | {
+        k[9:] for k in everything if k.startswith("pixelcnn_")
+    }
     accepted = set(inspect.signature(VQVAE.conv).parameters) | set(inspect.signature(PixelCNNPrior).parameters)
     assert names <= accepted, names - accepted
     from tfvae import AdversarialAutoencoder, Autoencoder
 
     aae = vars(parser.parse_args(["train", "aae", "--output-dir", "x"]))
-    assert cli._model_args(argparse_namespace(aae), "ae_") == {"latent_dim": 8}
+    assert cli.parser.model_args(argparse_namespace(aae), "ae_") == {"latent_dim": 8}
     ae_names = {k[3:] for k in aae if k.startswith("ae_")}
     # AdversarialAutoencoder's builders and constructor pass the Autoencoder's arguments on.
     assert ae_names <= set().union(*(inspect.signature(f).parameters for f in (

@@ -121,6 +121,54 @@ def test_savedmodel_in_a_fresh_process_without_tfvae_matches_keras(exported, tmp
     assert f"checked {sum(len(outputs) for _, outputs in refs.values())}" in out
 
 
+def _through_the_models_methods(key, model, prior, name, inputs):
+    """What signature `name` must return, computed with the model's public methods (Keras' `predict` and the
+    models' `encode`, `decode`, `sample_from_noise`), not with the serving functions that are exported."""
+    x, labels = inputs.get("images"), inputs.get("label")
+    if name == "serving_default":
+        data = x if "label" not in inputs else (x, labels)
+        return {"reconstruction": model.predict(data, verbose=0)}
+    if name == "encode":
+        if key in ("vae", "cvae"):
+            mean, log_var = model.encode(x, labels)
+            return {"mean": mean, "log_var": log_var}
+        return {"codes" if key.startswith("vqvae") else "latent": model.encode(x)}
+    if name == "decode":
+        if key in ("vae", "cvae"):
+            return {"images": model.decode(inputs["latent"], labels)}
+        return {"images": model.decode(inputs["codes"] if key.startswith("vqvae") else inputs["latent"])}
+    if name == "sample_from_noise":
+        if prior is not None:
+            codes = prior.sample_from_noise(inputs["noise"], labels=labels)
+            return {"codes": codes, "images": model.decode(codes)}
+        if key == "saae":
+            return {"images": model.decode(inputs["noise"] + np.asarray(model.prior_means)[labels])}
+        return {"images": model.decode(inputs["noise"], labels) if key == "cvae" else model.decode(inputs["noise"])}
+    return None  # `sample` draws per-seed noise inside the graph; checked per seed below
+
+
+def test_serving_functions_compute_what_the_models_methods_compute(exported):
+    """The exported functions against the models' own methods: with the fresh-process test above, the
+    SavedModel computes what `predict`, `encode`, `decode` and `sample_from_noise` compute."""
+    _, models, refs = exported
+    checked = 0
+    for (key, name), (inputs, outputs) in refs.items():
+        model, prior = models[key]
+        expected = _through_the_models_methods(key, model, prior, name, inputs)
+        if expected is None:
+            continue
+        assert set(expected) == set(outputs), (key, name)
+        for out, value in expected.items():
+            value = np.asarray(value)
+            if value.dtype.kind == "i":
+                np.testing.assert_array_equal(outputs[out], value, err_msg=f"{key}/{name}/{out}")
+            else:
+                np.testing.assert_allclose(outputs[out], value, atol=1e-5, rtol=1e-5, err_msg=f"{key}/{name}/{out}")
+            checked += 1
+    # Every output of every signature but the per-seed `sample` ones.
+    assert checked == sum(len(outputs) for (_, name), (_, outputs) in refs.items() if name != "sample") == 29
+
+
 def test_sample_signature_is_reproducible_per_seed(exported):
     _, models, _ = exported
     model, prior = models["vqvae_prior"]

@@ -95,10 +95,15 @@ def test_discretized_gaussian_bin_masses_match_scipy():
     mean = np.array([[0.02, 0.05, 0.5, 0.9]], "float32")
     s = 0.07
     half = 0.5 / 255
-    expected = (np.log(stats.norm.cdf(half, 0.02, s)) + np.log(stats.norm.cdf(10 / 255 + half, 0.05, s) - stats.norm.cdf(10 / 255 - half, 0.05, s))
-                + np.log(stats.norm.cdf(128 / 255 + half, 0.5, s) - stats.norm.cdf(128 / 255 - half, 0.5, s))
-                + np.log(stats.norm.sf(1.0 - half, 0.9, s)))
-    np.testing.assert_allclose(losses.discretized_gaussian_log_likelihood(x, mean, np.log(s)).numpy()[0], expected, rtol=1e-4)
+    expected = (
+        np.log(stats.norm.cdf(half, 0.02, s))
+        + np.log(stats.norm.cdf(10 / 255 + half, 0.05, s) - stats.norm.cdf(10 / 255 - half, 0.05, s))
+        + np.log(stats.norm.cdf(128 / 255 + half, 0.5, s) - stats.norm.cdf(128 / 255 - half, 0.5, s))
+        + np.log(stats.norm.sf(1.0 - half, 0.9, s))
+    )
+    np.testing.assert_allclose(
+        losses.discretized_gaussian_log_likelihood(x, mean, np.log(s)).numpy()[0], expected, rtol=1e-4
+    )
 
 
 def _scipy_log_bin_mass(x, mean, scale, num_bins=256):

@@ -2,19 +2,13 @@
 
 Static facts (rank, shape, dtype) are checked in Python when a function is traced.
 Values (NaN/Inf, range, label range) are checked eagerly where the tensor is
-concrete; inside a compiled step they become `tf.debugging.Assert` ops whose
-`InvalidArgumentError` the models' `fit`/`evaluate`/`predict` turn back into a
-`ValueError` (see `translate_input_errors`).
+concrete (a `ValueError`); inside a compiled step they become
+`tf.debugging.Assert` ops, which stop `fit`/`evaluate`/`predict` with
+TensorFlow's `InvalidArgumentError` carrying the same sentence.
 """
-
-import contextlib
-import re
 
 import numpy as np
 import tensorflow as tf
-
-# Marks our own assertion messages, so that only they are rewritten.
-MARKER = "tfvae input check:"
 
 
 def _fmt_shape(shape):
@@ -58,7 +52,7 @@ def check_image_batch(x, expected_shape, value_range, who, levels=None):
         shape_ok = tf.reduce_all(tf.equal(tf.shape(x)[1:], [d if d is not None else -1 for d in expected]) | (
             tf.constant([d is None for d in expected])))
         shape_checks.append(tf.debugging.Assert(shape_ok, [
-            f"{MARKER} {who}: expected images of shape (batch, {', '.join(map(str, expected))}); received shape",
+            f"{who}: expected images of shape (batch, {', '.join(map(str, expected))}); received shape",
             tf.shape(x)], summarize=16))
     eager = tf.executing_eagerly()
     finite = tf.reduce_all(tf.math.is_finite(x)) if eager or value_range is None else None
@@ -94,20 +88,20 @@ def check_image_batch(x, expected_shape, value_range, who, levels=None):
     def explain():
         checks = [tf.debugging.Assert(
             tf.reduce_all(tf.math.is_finite(x)),
-            [f"{MARKER} {who}: input contains NaN or Inf values; expected finite values."])]
+            [f"{who}: input contains NaN or Inf values; expected finite values."])]
         if value_range is not None:
             with tf.control_dependencies(checks):
                 low, high = tf.reduce_min(x), tf.reduce_max(x)
                 checks.append(tf.debugging.Assert(
                     (low >= value_range[0]) & (high <= value_range[1]),
-                    [f"{MARKER} {who}: input values must lie between {value_range[0]} and {value_range[1]}; "
+                    [f"{who}: input values must lie in [{value_range[0]}, {value_range[1]}]; "
                      "received min/max", low, high]))
         with tf.control_dependencies(checks):
             return tf.constant(False)
 
     checks = shape_checks + [tf.cond(good, lambda: tf.constant(True), explain)]
     if levels is not None:
-        checks.append(tf.debugging.Assert(on_levels, [f"{MARKER} {who}: {levels_message}; received values off them."]))
+        checks.append(tf.debugging.Assert(on_levels, [f"{who}: {levels_message}; received values off them."]))
     with tf.control_dependencies(checks):
         return tf.identity(x)
 
@@ -260,7 +254,8 @@ def check_codes(codes, grid_shape, num_embeddings, who):
     got = tuple(codes.shape)
     if len(got) != len(expected) + 1 or any(g is not None and g != e for g, e in zip(got[1:], expected)):
         raise ValueError(
-            f"{who}: expected codes of shape (batch, {', '.join(map(str, expected))}); received shape {_fmt_shape(got)}."
+            f"{who}: expected codes of shape (batch, {', '.join(map(str, expected))}); "
+            f"received shape {_fmt_shape(got)}."
         )
     return _check_index_range(codes, num_embeddings, "codes", who)
 
@@ -277,7 +272,7 @@ def _check_index_range(values, high, what, who):
             )
         return values
     check = tf.debugging.Assert(
-        ok, [f"{MARKER} {who}: {what} must be ints from 0 to {high - 1}; received min/max",
+        ok, [f"{who}: {what} must lie in [0, {high}); received min/max",
              tf.reduce_min(values), tf.reduce_max(values)])
     with tf.control_dependencies([check]):
         return tf.identity(values)
@@ -298,36 +293,9 @@ def check_replica_batch(batch, who):
         return batch, n
     n = ctx.all_reduce(tf.distribute.ReduceOp.SUM, n)
     check = tf.debugging.Assert(local > 0, [
-        f"{MARKER} {who}: a global batch of", tf.cast(n, tf.int32),
+        f"{who}: a global batch of", tf.cast(n, tf.int32),
         f"examples cannot be split over {ctx.num_replicas_in_sync} replicas: one replica would get none. "
         f"Drop the short last batch (dataset.batch(batch_size, drop_remainder=True)) or choose a batch_size "
         f"that leaves a remainder of 0 or at least {ctx.num_replicas_in_sync} examples."])
     with tf.control_dependencies([check]):
         return tf.nest.map_structure(lambda t: None if t is None else tf.identity(t), batch), n
-
-
-def check_replica_split(num_examples, batch_size, num_replicas, who):
-    """Refuses up front data whose last global batch would leave a replica empty (see `check_replica_batch`)."""
-    last = num_examples % batch_size
-    if num_replicas > 1 and 0 < last < num_replicas:
-        raise ValueError(
-            f"{who}: {num_examples} examples in batches of {batch_size} leave a last batch of {last}, which "
-            f"cannot be split over {num_replicas} replicas: one replica would get none. Drop those examples, "
-            f"or choose a batch_size that leaves a remainder of 0 or at least {num_replicas}."
-        )
-
-
-@contextlib.contextmanager
-def translate_input_errors():
-    """Turns our failed in-graph input assertions into `ValueError`."""
-    try:
-        yield
-    except tf.errors.InvalidArgumentError as e:
-        if MARKER not in e.message:
-            raise
-        msg = e.message[e.message.index(MARKER) + len(MARKER):]
-        # Assert prints its data as "[a] [b] [c]"; keep the words, drop the node dump.
-        msg = msg.split("\n")[0]
-        # Our messages hold no brackets, so every bracket here is Assert's.
-        msg = re.sub(r"\]\s*\[", " ", msg).replace("[", "").replace("]", "").strip()
-        raise ValueError(msg) from None

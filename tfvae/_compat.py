@@ -8,25 +8,22 @@ those tests instead of silently turning a workaround off. On an untested
 Keras the workarounds still apply where the private names exist, with one
 warning at import.
 
-1. `ModelInternals._resolve_auto_jit_compile`: Keras resolves
-   `jit_compile="auto"` through this private method, also for `predict()` on a
-   model that was never compiled; tfvae's models answer with their measured
-   default (`jit_compile_default`).
-2. `ModelInternals._maybe_symbolic_build`: under a strategy Keras reduces one
-   input batch across replicas to build missing state before training; with
-   several workers that reduce fails on `(images, labels)` batches. tfvae's
-   models build their weights in `__init__`, so the build is skipped when
-   nothing is missing.
-3. `reducible_step_results`: under several workers Keras 3 reduces step
+1. `reducible_step_results`: under several workers Keras 3 reduces step
    results with `strategy.reduce(MEAN, value, axis=0)`, which rejects scalars
    (tensorflow/tensorflow#72388); `strategy.extended._in_multi_worker_mode`
    is the only way to tell several workers from several local devices.
-4. `callback_state` / `restore_callback_state`: Keras' stateful callbacks
+2. `ModelInternals._maybe_symbolic_build`: under any strategy Keras 3.15
+   reduces one input batch across replicas to build missing state before
+   training; with several workers that reduce fails on `(images, labels)`
+   batches (a `PerReplica` it cannot convert). tfvae's models build their
+   weights in `__init__` and their optimizers in `compile`, so the build is
+   skipped when nothing is missing.
+3. `callback_state` / `restore_callback_state`: Keras' stateful callbacks
    (`EarlyStopping`, `ReduceLROnPlateau`) reset their counters in
    `on_train_begin` and offer no way to save them; a resumed run restores the
    public-but-undocumented attributes named in `CALLBACK_STATE` after that
    reset.
-5. `seed_generator_states`: the state variables of the `SeedGenerator`s in a
+4. `seed_generator_states`: the state variables of the `SeedGenerator`s in a
    model, found by the path Keras gives them (`.../seed_generator_state`),
    so that noise can be reseeded per epoch.
 """
@@ -43,7 +40,7 @@ KERAS_VERSION = tuple(int(part) for part in keras.__version__.split(".")[:2])
 if KERAS_VERSION not in TESTED_KERAS:
     warnings.warn(
         f"tfvae was tested with Keras {', '.join('%d.%d' % v for v in TESTED_KERAS)}; found Keras "
-        f"{keras.__version__}. Multi-worker training and jit_compile='auto' rely on Keras internals "
+        f"{keras.__version__}. Multi-worker training and resumed callbacks rely on Keras internals "
         "(tfvae/_compat.py) that may have changed.",
         stacklevel=2,
     )
@@ -67,10 +64,7 @@ def reducible_step_results(results):
 
 
 class ModelInternals(keras.Model):
-    """The private `keras.Model` hooks tfvae's models override (see the module docstring)."""
-
-    def _resolve_auto_jit_compile(self):
-        return bool(getattr(self, "jit_compile_default", False)) and self.distribute_strategy.num_replicas_in_sync == 1
+    """The one private `keras.Model` hook tfvae's models override (see the module docstring)."""
 
     def _maybe_symbolic_build(self, iterator=None, data_batch=None):
         nothing_to_build = (

@@ -66,7 +66,9 @@ def serving_functions(model, prior=None, sample_temperature=1.0):
 
 
 def _existing_versions(base_dir):
-    return sorted(int(d) for d in os.listdir(base_dir) if _VERSION.match(d) and os.path.isdir(os.path.join(base_dir, d)))
+    return sorted(
+        int(d) for d in os.listdir(base_dir) if _VERSION.match(d) and os.path.isdir(os.path.join(base_dir, d))
+    )
 
 
 def _before_publish(path):
@@ -195,7 +197,9 @@ def export_tflite(model, path, signature="decode", quantization=None, representa
         raise ValueError("quantization='int8' needs representative_data to calibrate activations.")
     functions = serving_functions(model, prior)
     if signature not in functions:
-        raise ValueError(f"{type(model).__name__} has signatures {sorted(functions)}; received signature={signature!r}.")
+        raise ValueError(
+            f"{type(model).__name__} has signatures {sorted(functions)}; received signature={signature!r}."
+        )
     with tempfile.TemporaryDirectory() as tmp:
         saved = export_saved_model(model, tmp, version=1, prior=prior)
         converter = tf.lite.TFLiteConverter.from_saved_model(saved, signature_keys=[signature])

@@ -10,7 +10,6 @@ import math
 import numpy as np
 import tensorflow as tf
 
-
 __all__ = ["check_compatible", "encode_dataset", "nll_bound", "observation_scale", "sample_images"]
 
 
@@ -51,7 +50,7 @@ def observation_scale(vqvae, images):
     return math.sqrt(float(np.mean((vqvae.reconstruct(images).numpy() - images) ** 2)))
 
 
-def sample_images(vqvae, prior, n, seed=None, temperature=1.0, labels=None):
+def sample_images(vqvae, prior, n, *, seed=None, labels=None, temperature=1.0):
     """New images: `n` code grids drawn from the prior, decoded by the VQ-VAE.
 
     Returns:

@@ -51,7 +51,7 @@ def bits_per_dim(nats, images, likelihood, num_bins=256):
     return np.asarray(nats) / (dims * np.log(2.0))
 
 
-def gaussian_kernel_mmd(x, y, bandwidth):
+def gaussian_kernel_mmd(x, y, bandwidth, paired=False):
     """Unbiased estimate of the squared maximum mean discrepancy between two samples.
 
     MMD^2(P, Q) = E k(x, x') + E k(y, y') - 2 E k(x, y) with the Gaussian kernel
@@ -66,6 +66,12 @@ def gaussian_kernel_mmd(x, y, bandwidth):
         y: tensor `(m, d)`, m >= 2: a sample of Q (e.g. draws of the prior).
         bandwidth: float > 0. The kernel's length scale (tfvae's models use
             sqrt(d), the scale of the distance between draws of N(0, I_d)).
+        paired: bool. Whether `x[i]` and `y[i]` were drawn together (n = m),
+            e.g. an example's code and a draw of the prior for that example's
+            label: such pairs are not independent, so the cross term leaves
+            them out too (the U-statistic over pairs of pairs, Gretton et al.
+            eq. 3 with i != j throughout). Keeping them biases the estimate
+            low when the two samples share a condition.
 
     Returns:
         Scalar float32 tensor.
@@ -82,7 +88,10 @@ def gaussian_kernel_mmd(x, y, bandwidth):
         # Leave out the diagonal, the pairs (a_i, a_i).
         return (ops.sum(k) - ops.trace(k)) / (n * (n - 1.0))
 
-    return mean_kernel(x, x, True) + mean_kernel(y, y, True) - 2.0 * mean_kernel(x, y, False)
+    if paired and x.shape[0] is not None and y.shape[0] is not None and x.shape[0] != y.shape[0]:
+        raise ValueError(f"gaussian_kernel_mmd(paired=True) takes samples of one size; received {x.shape[0]} "
+                         f"and {y.shape[0]}.")
+    return mean_kernel(x, x, True) + mean_kernel(y, y, True) - 2.0 * mean_kernel(x, y, paired)
 
 
 class _CodeCounts(keras.metrics.Metric):

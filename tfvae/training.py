@@ -1,7 +1,7 @@
 """Resumable training runs: one `fit()` per run, checkpoints, exact resume.
 
 What reports on a trained model (figures, images, JSON, export) is in
-`tfvae.reporting`; the command line (`tfvae.cli`) puts the two together.
+`tfvae.cli.reporting`; the command line (`tfvae.cli`) puts the two together.
 
 A run is described by a `FitConfig` (epochs, batch size, seed, checkpoints,
 callbacks) and the model's own constructor arguments: defaults of the models

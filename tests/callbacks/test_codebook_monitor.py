@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 import tfvae
-from tfvae.callbacks import CodebookMonitor, StopOnNonFinite, NonFiniteLossError
+from tfvae.callbacks import CodebookMonitor, NonFiniteLossError, StopOnNonFinite
 
 rng = np.random.default_rng(0)
 

@@ -65,7 +65,10 @@ def test_losses_equal_hand_computed_values_and_route_gradients():
     np.testing.assert_allclose(float(layer.losses[0]), 1.3 * sq.mean(), rtol=1e-5)
     np.testing.assert_allclose(out.numpy(), zq, atol=1e-6)
     # The codebook term moves only codewords, the commitment term only the encoder output.
-    for grad in (tape.gradient(details["codebook_loss"], z), tape.gradient(details["commitment_loss"], layer.embeddings)):
+    for grad in (
+        tape.gradient(details["codebook_loss"], z),
+        tape.gradient(details["commitment_loss"], layer.embeddings),
+    ):
         assert grad is None or not np.any(grad.numpy())
     g_e = tf.convert_to_tensor(tape.gradient(details["codebook_loss"], layer.embeddings)).numpy()  # sums over examples
     ref = np.zeros_like(e)

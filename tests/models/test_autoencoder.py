@@ -115,7 +115,7 @@ def _bad_inputs():
         "channels": (np.concatenate([good, good], -1), "shape"),
         "dtype": ((good * 255).astype("uint8"), "floating point"),
         "nan": (nan, "NaN or Inf"),
-        "range": (good * 3.0, "between 0.0 and 1.0|lie in \\[0.0, 1.0\\]"),
+        "range": (good * 3.0, "lie in \\[0.0, 1.0\\]"),
     }
 
 
@@ -123,7 +123,11 @@ def _bad_inputs():
 @pytest.mark.parametrize("method", ["encode", "reconstruct", "fit", "evaluate", "predict"])
 def test_bad_input_raises_a_clear_value_error(small_ae, case, method):
     x, match = _bad_inputs()[case]
-    with pytest.raises(ValueError, match=match):
+    # Inside fit/evaluate/predict the step's assertion stops Keras with InvalidArgumentError.
+    # Shapes and dtypes are refused when the step is traced (ValueError).
+    in_step = case in ("nan", "inf", "range") and method in ("fit", "evaluate", "predict")
+    error = tf.errors.InvalidArgumentError if in_step else ValueError
+    with pytest.raises(error, match=match):
         if method in ("fit", "evaluate", "predict"):
             getattr(small_ae, method)(x, batch_size=4, verbose=0)
         else:

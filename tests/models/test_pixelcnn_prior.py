@@ -1,3 +1,5 @@
+import threading
+
 import keras
 import numpy as np
 import pytest
@@ -63,7 +65,11 @@ def test_log_prob_equals_hand_computed_categorical_log_likelihood():
     prior = _prior()
     codes = _codes(3)
     logits = prior(codes).numpy().astype(np.float64)
-    log_softmax = logits - np.log(np.exp(logits - logits.max(-1, keepdims=True)).sum(-1, keepdims=True)) - logits.max(-1, keepdims=True)
+    log_softmax = (
+        logits
+        - np.log(np.exp(logits - logits.max(-1, keepdims=True)).sum(-1, keepdims=True))
+        - logits.max(-1, keepdims=True)
+    )
     expected = np.take_along_axis(log_softmax, codes[..., None], axis=-1)[..., 0].sum(axis=(1, 2))
     np.testing.assert_allclose(prior.log_prob(codes).numpy(), expected, rtol=1e-5)
     dist = prior.distribution(codes)
@@ -77,7 +83,9 @@ def test_training_reports_nats_per_grid_and_bits_per_code():
     codes = np.tile(_codes(4), (8, 1, 1))  # a few repeated grids: learnable
     history = prior.fit(codes, batch_size=8, epochs=8, verbose=0)
     assert set(history.history) == {"loss", "bits_per_code"}
-    np.testing.assert_allclose(history.history["bits_per_code"][0], history.history["loss"][0] / (20 * np.log(2)), rtol=1e-5)
+    np.testing.assert_allclose(
+        history.history["bits_per_code"][0], history.history["loss"][0] / (20 * np.log(2)), rtol=1e-5
+    )
     assert history.history["loss"][-1] < history.history["loss"][0]
     result = prior.evaluate(codes, batch_size=8, return_dict=True, verbose=0)
     np.testing.assert_allclose(result["loss"], -prior.log_prob(codes).numpy().mean(), rtol=1e-4)
@@ -237,7 +245,8 @@ def test_bad_codes_raise_value_error(codes, match):
     with pytest.raises(ValueError, match=match):
         prior.log_prob(codes)
     prior.compile("adam")
-    with pytest.raises(ValueError, match=match.replace(r"\[0, 6\)", "0 to 5|\\[0, 6\\)")):
+    # Dtype and shape are refused when the step is traced; values stop Keras inside the step.
+    with pytest.raises(tf.errors.InvalidArgumentError if "0, 6" in match else ValueError, match=match):
         prior.fit(codes, batch_size=2, verbose=0)
 
 
@@ -294,3 +303,47 @@ def test_config_and_keras_file_round_trip_in_a_fresh_process(tmp_path):
 
 def test_the_docstring_example_runs():
     assert run_docstring_example(tfvae.PixelCNNPrior) >= 7
+
+
+def test_sampling_leaves_tensorflows_global_options_alone(monkeypatch):
+    # tfvae 0.1 switched Grappler off process-wide for the graph sampler's first run, an unlocked
+    # read-then-restore that two threads could leave switched off.
+    calls = []
+    monkeypatch.setattr(tf.config.optimizer, "set_experimental_options", lambda options: calls.append(options))
+    before = tf.config.optimizer.get_experimental_options()
+    priors = [_prior(), _prior()]
+    threads = [threading.Thread(target=lambda p=p: p.sample(3, seed=1, jit_compile=False)) for p in priors]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert calls == [] and tf.config.optimizer.get_experimental_options() == before
+
+
+@pytest.mark.parametrize("num_classes", [None, 3])
+@pytest.mark.parametrize("kernel_size", [1, 3, 5, 7])
+def test_every_draw_of_the_fast_sampler_is_the_full_pass_teacher_forced(kernel_size, num_classes):
+    """At every position, the sampled code is the inverse-CDF draw of that position's noise from the full
+    (teacher-forced) pass's logits on the grid sampled so far: a causal leak, a dropped label bias or a stale
+    window in the one-pass sampler changes some draw."""
+    gen = np.random.default_rng(kernel_size)
+    prior = _prior(grid_shape=(5, 6), num_layers=3, kernel_size=kernel_size, num_classes=num_classes)
+    for w in prior.weights:  # random weights of every kind, label projections included: sharp, varied logits
+        w.assign(gen.normal(0.0, 0.6, w.shape).astype("float32"))
+    n, temperature = 12, 0.8
+    labels = gen.integers(0, num_classes, n).astype("int32") if num_classes else None
+    noise = gen.random((n, 30)).astype("float32")
+    for jit_compile in (False, True):
+        grids = prior._sampler(tf.constant(noise), tf.constant(temperature),
+                               tf.zeros([n], tf.int32) if labels is None else tf.constant(labels), jit_compile).numpy()
+        logits = prior(grids if labels is None else (grids, labels)).numpy().astype(np.float64) / temperature
+        p = np.exp(logits - logits.max(-1, keepdims=True))
+        cdf = np.cumsum(p / p.sum(-1, keepdims=True), axis=-1).reshape(n, 30, K)
+        u = noise.astype(np.float64)
+        expected = (u[..., None] >= cdf).sum(-1).clip(max=K - 1)
+        # Positions whose noise falls within float rounding of a bin edge could go either way: leave them out.
+        near_edge = np.abs(u[..., None] - cdf).min(-1) < 1e-5
+        assert near_edge.sum() <= 2
+        got = grids.reshape(n, 30)
+        np.testing.assert_array_equal(got[~near_edge], expected[~near_edge], err_msg=f"jit_compile={jit_compile}")
+        assert len(np.unique(got)) > 1

@@ -14,9 +14,8 @@ class BetaSchedule(keras.callbacks.Callback):
         schedule: callable. int -> float >= 0: beta for an epoch (or a step).
         per_step: bool. Call the schedule with the global step before every
             batch instead of with the epoch before every epoch. Needs one step
-            per execution: tfvae's models, compiled with the default
-            `steps_per_execution="auto"`, then run one step at a time
-            (`requires_single_steps`); an explicit count above 1 is refused.
+            per execution (`compile`'s default): a model compiled with
+            `steps_per_execution` above 1 is refused.
 
     Example:
 
@@ -39,17 +38,12 @@ class BetaSchedule(keras.callbacks.Callback):
             raise ValueError(f"BetaSchedule needs a tfvae VAE; received {type(self.model).__name__}.")
         self.model.kl_beta.assign(beta)
 
-    @property
-    def requires_single_steps(self):
-        """Whether `fit` must call back before every step (read by tfvae's models)."""
-        return self.per_step
-
     def on_train_begin(self, logs=None):
         steps = getattr(self.model, "steps_per_execution", 1)
         if self.per_step and steps != 1:
             raise ValueError(f"BetaSchedule(per_step=True) sets beta before every step, but the model runs "
                              f"steps_per_execution={steps} steps per call; compile it with "
-                             "steps_per_execution='auto' (tfvae's default) or 1.")
+                             "steps_per_execution=1 (the default).")
 
     def on_epoch_begin(self, epoch, logs=None):
         if not self.per_step:

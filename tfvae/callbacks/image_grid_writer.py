@@ -48,7 +48,9 @@ class ImageGridWriter(keras.callbacks.Callback):
             labels = np.arange(self.num_samples) % model.num_classes if conditional else None
             grids["samples"] = model.sample(self.num_samples, labels=labels, seed=self.seed).numpy()
         if self.images is not None:
-            recon = (model.reconstruct(self.images, self.labels) if conditional else model.reconstruct(self.images)).numpy()
+            recon = (
+                model.reconstruct(self.images, self.labels) if conditional else model.reconstruct(self.images)
+            ).numpy()
             grids["reconstructions"] = interleave(self.images, recon)
         return grids
 

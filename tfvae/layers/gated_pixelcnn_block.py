@@ -73,9 +73,16 @@ class GatedPixelCNNBlock(keras.layers.Layer):
         super().__init__(**kwargs)
         if isinstance(filters, bool) or not isinstance(filters, numbers.Integral) or filters < 1:
             raise ValueError(f"`filters` must be a positive int; received filters={filters!r}.")
-        if isinstance(kernel_size, bool) or not isinstance(kernel_size, numbers.Integral) or kernel_size < 1 or kernel_size % 2 == 0:
+        if (
+            isinstance(kernel_size, bool)
+            or not isinstance(kernel_size, numbers.Integral)
+            or kernel_size < 1
+            or kernel_size % 2 == 0
+        ):
             raise ValueError(f"`kernel_size` must be an odd positive int; received kernel_size={kernel_size!r}.")
-        if num_classes is not None and (isinstance(num_classes, bool) or not isinstance(num_classes, numbers.Integral) or num_classes < 2):
+        if num_classes is not None and (
+            isinstance(num_classes, bool) or not isinstance(num_classes, numbers.Integral) or num_classes < 2
+        ):
             raise ValueError(f"`num_classes` must be an int >= 2 or None; received num_classes={num_classes!r}.")
         self.filters = int(filters)
         self.kernel_size = int(kernel_size)

@@ -23,6 +23,10 @@ class GaussianSampler(keras.layers.Layer):
     Call arguments:
         inputs: list `[mean, log_var]`, two tensors of the same shape
             `(batch, ..., latent_dim)`.
+        seed: int or None. None draws from the layer's own stream (training);
+            an int draws the noise from that seed alone and leaves the stream
+            untouched, so that evaluation neither changes what training draws
+            next nor varies from call to call.
 
     Returns:
         A tensor of the shape of `mean`: one sample per row. The layer samples
@@ -46,22 +50,22 @@ class GaussianSampler(keras.layers.Layer):
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed)
 
-    def call(self, inputs):
+    def call(self, inputs, seed=None):
         mean, log_var = inputs
         if tuple(mean.shape) != tuple(log_var.shape):
             raise ValueError(
                 "GaussianSampler expects mean and log_var of the same shape; received "
                 f"mean.shape={tuple(mean.shape)}, log_var.shape={tuple(log_var.shape)}."
             )
-        eps = self._noise(ops.shape(mean), mean.dtype)
+        eps = self._noise(ops.shape(mean), mean.dtype, self.seed_generator if seed is None else seed)
         return mean + ops.exp(0.5 * log_var) * eps
 
-    def _noise(self, shape, dtype):
+    def _noise(self, shape, dtype, seed):
         import tensorflow as tf
 
         ctx = tf.distribute.get_replica_context()
         if ctx is None or ctx.num_replicas_in_sync == 1:
-            return keras.random.normal(shape, dtype=dtype, seed=self.seed_generator)
+            return keras.random.normal(shape, dtype=dtype, seed=seed)
         # Under tf.distribute every replica draws the global batch's noise and keeps
         # its own rows: replicas get independent noise, and training matches one
         # device on the same global batch draw for draw. Replicas' batches can differ
@@ -71,7 +75,7 @@ class GaussianSampler(keras.layers.Layer):
         n = tf.cast(shape[0], tf.int32)
         sizes = ctx.all_reduce(tf.distribute.ReduceOp.SUM, tf.one_hot(rid, replicas, dtype=tf.int32) * n)
         start = tf.reduce_sum(sizes[:rid])
-        noise = keras.random.normal((tf.reduce_sum(sizes), *shape[1:]), dtype=dtype, seed=self.seed_generator)
+        noise = keras.random.normal((tf.reduce_sum(sizes), *shape[1:]), dtype=dtype, seed=seed)
         return noise[start : start + n]
 
     def compute_output_shape(self, input_shape):

@@ -8,8 +8,14 @@ import tensorflow as tf
 from keras import ops
 
 from tfvae import losses
-from tfvae._checks import (check_labels, check_num_classes, check_positive_int, check_replica_batch,
-                           check_sample_labels, split_labels)
+from tfvae._checks import (
+    check_labels,
+    check_num_classes,
+    check_positive_int,
+    check_replica_batch,
+    check_sample_labels,
+    split_labels,
+)
 from tfvae.layers.gaussian_sampler import GaussianSampler
 from tfvae.metrics import gaussian_kernel_mmd
 from tfvae.models import _signatures, networks
@@ -174,7 +180,9 @@ class AdversarialAutoencoder(Autoencoder):
         kwargs.setdefault("name", "adversarial_autoencoder")
         super().__init__(encoder, decoder, **kwargs)
         if not isinstance(discriminator, keras.layers.Layer):
-            raise ValueError(f"`discriminator` must be a keras.Model or Layer; received discriminator={discriminator!r}.")
+            raise ValueError(
+                f"`discriminator` must be a keras.Model or Layer; received discriminator={discriminator!r}."
+            )
         self.num_classes = None if num_classes is None else check_num_classes(num_classes)
         self.prior_means = None if prior_means is None else self._checked_means(prior_means)
         self.discriminator = discriminator
@@ -272,13 +280,14 @@ class AdversarialAutoencoder(Autoencoder):
                 or discriminator_optimizer is generator_optimizer:
             raise ValueError("The three updates need three optimizer instances (their moments differ); received the "
                              "same instance twice.")
-        super().compile(optimizer=optimizer, **kwargs)
         if self.dtype_policy.name == "mixed_float16":
             # What Keras' compile does for `optimizer` under mixed_float16.
             discriminator_optimizer = keras.optimizers.LossScaleOptimizer(discriminator_optimizer)
             generator_optimizer = keras.optimizers.LossScaleOptimizer(generator_optimizer)
+        # Set before the base's compile, which builds every optimizer of `_optimizer_variables`.
         self.discriminator_optimizer = discriminator_optimizer
         self.generator_optimizer = generator_optimizer
+        super().compile(optimizer=optimizer, **kwargs)
 
     def get_compile_config(self):
         config = super().get_compile_config()
@@ -322,11 +331,13 @@ class AdversarialAutoencoder(Autoencoder):
         """mu_y of p(z|y) per label `(batch, latent_dim)`."""
         return ops.take(ops.convert_to_tensor(self.prior_means), ops.cast(labels, "int32"), axis=0)
 
-    def _prior_draws(self, like, labels):
+    def _prior_draws(self, like, labels, seed=None):
         """Draws of p(z) = N(0, I), or of p(z|y) for `labels`, one per code in `like` (different on every
-        replica under tf.distribute)."""
+        replica under tf.distribute); `seed` as in `GaussianSampler`."""
         zeros = ops.zeros_like(like)
-        draws = ops.cast(self.prior_sampler([zeros, zeros]), "float32")  # float32 as the codes, under any policy
+        draws = ops.cast(
+            self.prior_sampler([zeros, zeros], seed=seed), "float32"
+        )  # float32 as the codes, under any policy
         return draws if labels is None else draws + self._class_means(labels)
 
     def _logits(self, z, labels, training):
@@ -335,7 +346,9 @@ class AdversarialAutoencoder(Autoencoder):
 
     def _mmd(self, codes, draws):
         """The batch's MMD^2 estimate (over the global batch under tf.distribute), once per local example."""
-        value = gaussian_kernel_mmd(_global(codes), _global(draws), math.sqrt(self.latent_dim))
+        # With a class-conditional prior, code i and draw i share a label: paired, not independent.
+        value = gaussian_kernel_mmd(_global(codes), _global(draws), math.sqrt(self.latent_dim),
+                                    paired=self.num_classes is not None)
         return ops.full((ops.shape(codes)[0],), value)
 
     def train_step(self, data):
@@ -365,7 +378,7 @@ class AdversarialAutoencoder(Autoencoder):
         who = f"{type(self).__name__}.evaluate"
         (x, labels), _ = check_replica_batch(self._check_step_data(data, who), who)
         codes = self._encode(x)
-        draws = self._prior_draws(codes, labels)
+        draws = self._prior_draws(codes, labels, seed=self.evaluation_seed)
         code_logits = self._logits(codes, labels, False)
         return self._report(loss=self._distance(x, self._decoded(codes)),
                             discriminator_loss=losses.discriminator_loss(self._logits(draws, labels, False),
@@ -377,7 +390,7 @@ class AdversarialAutoencoder(Autoencoder):
         return self(x, training=False)
 
     # ------------------------------------------------------------ public API
-    def sample(self, n, labels=None, seed=None):
+    def sample(self, n, *, seed=None, labels=None):
         """Decodes `n` draws of p(z) = N(0, I), or of p(z|y) = N(mu_y, I) with a class-conditional prior.
 
         Args:

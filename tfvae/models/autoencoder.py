@@ -11,14 +11,14 @@ from tfvae import losses
 from tfvae._checks import check_image_batch, check_rate, check_replica_batch, check_value_range
 from tfvae.layers.gaussian_sampler import GaussianSampler
 from tfvae.models import _signatures, networks
-from tfvae.models._checked_model import CheckedModel
+from tfvae.models.base import BaseModel
 from tfvae.models.vae import _as_units, _static_input_shape
 
 RECONSTRUCTIONS = ("squared_error", "bernoulli")
 
 
 @keras.saving.register_keras_serializable(package="tfvae")
-class Autoencoder(CheckedModel):
+class Autoencoder(BaseModel):
     """Autoencoder: an encoder g to a low-dimensional code, a decoder h back to the image.
 
     Trained to minimise a reconstruction distance dist(x, h(g(x))) per example,

@@ -88,7 +88,9 @@ def conv_encoder(input_shape, latent_dim, filters=(32, 64), hidden_units=256, nu
     """Strided 3x3 convolutions (one halving per entry of `filters`), then dense heads; Dropout at rate
     `dropout` > 0 after each convolution and the dense layer."""
     if len(input_shape) != 3:
-        raise ValueError(f"A conv encoder needs (height, width, channels) inputs; received input_shape={tuple(input_shape)}.")
+        raise ValueError(
+            f"A conv encoder needs (height, width, channels) inputs; received input_shape={tuple(input_shape)}."
+        )
     x_in, y_in = _inputs(input_shape, num_classes, "image")
     h = x_in
     for i, f in enumerate(filters):

@@ -1,9 +1,7 @@
 """Gated PixelCNN prior over grids of discrete codes."""
 
-import atexit
 import math
 import numbers
-import threading
 
 import keras
 import numpy as np
@@ -11,17 +9,22 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 from keras import layers, ops
 
-from tfvae._checks import (check_codes, check_labels, check_num_classes, check_positive_int, check_positive_number,
-                           check_replica_batch, check_sample_labels, split_labels)
+from tfvae._checks import (
+    check_codes,
+    check_labels,
+    check_num_classes,
+    check_positive_int,
+    check_positive_number,
+    check_replica_batch,
+    check_sample_labels,
+    split_labels,
+)
 from tfvae.layers.gated_pixelcnn_block import GatedPixelCNNBlock
-from tfvae.models._checked_model import CheckedModel
+from tfvae.models.base import BaseModel
+from tfvae.models.bucketed_sampler import BucketedSampler
 
 tfd = tfp.distributions
 
-# Batch sizes the XLA sampler is compiled for: a request is padded up to the
-# next bucket and sliced, so that later batch sizes do not compile again;
-# larger requests go in chunks of the largest.
-SAMPLE_BUCKETS = (8, 16, 32, 64, 128, 256, 512, 1024)
 
 
 def _inverse_cdf_draw(logits, temperature, uniform):
@@ -38,15 +41,16 @@ def _inverse_cdf_draw(logits, temperature, uniform):
 
 
 @keras.saving.register_keras_serializable(package="tfvae")
-class PixelCNNPrior(CheckedModel):
+class PixelCNNPrior(BaseModel):
     """Autoregressive prior p(c) = prod_ij p(c_ij | c_<ij) over integer code grids.
 
     The prior of the VQ-VAE (van den Oord et al., 2017) as a gated PixelCNN
     without blind spot (van den Oord et al., *Conditional Image Generation with
     PixelCNN Decoders*, 2016): codes are embedded, pass through
     `GatedPixelCNNBlock`s (the first with mask "A"), and the summed skip outputs
-    plus the last horizontal output go through two 1x1 convolutions to logits over the `num_embeddings` codes at every position. The
-    likelihood is the TensorFlow Probability distribution
+    plus the last horizontal output go through two 1x1 convolutions to logits
+    over the `num_embeddings` codes at every position. The likelihood is the
+    TensorFlow Probability distribution
     `tfd.Independent(tfd.Categorical(logits), reinterpreted_batch_ndims=2)`;
     training minimises its negative log-probability, reported as `loss` (nats
     per grid) and `bits_per_code`.
@@ -106,7 +110,9 @@ class PixelCNNPrior(CheckedModel):
         grid_shape = tuple(grid_shape) if isinstance(grid_shape, (list, tuple)) else grid_shape
         if not (isinstance(grid_shape, tuple) and len(grid_shape) == 2
                 and all(isinstance(d, numbers.Integral) and not isinstance(d, bool) and d >= 1 for d in grid_shape)):
-            raise ValueError(f"`grid_shape` must be two positive ints (height, width); received grid_shape={grid_shape!r}.")
+            raise ValueError(
+                f"`grid_shape` must be two positive ints (height, width); received grid_shape={grid_shape!r}."
+            )
         self.grid_shape = tuple(int(d) for d in grid_shape)
         if isinstance(num_embeddings, bool) or not isinstance(num_embeddings, numbers.Integral) or num_embeddings < 2:
             raise ValueError(f"`num_embeddings` must be an int >= 2; received num_embeddings={num_embeddings!r}.")
@@ -126,7 +132,7 @@ class PixelCNNPrior(CheckedModel):
         self.head_logits = layers.Conv2D(self.num_embeddings, 1, name="head_logits")
         self.loss_tracker = keras.metrics.Mean(name="loss")
         self.bits_tracker = keras.metrics.Mean(name="bits_per_code")
-        self._sampler = _Sampler(self._sample_loop, math.prod(self.grid_shape))
+        self._sampler = BucketedSampler(self._sample_loop, math.prod(self.grid_shape))
         self._logits_fn = None
         self._image_shape = None  # a prior models code grids, not images
         self.build(self._input_shape())
@@ -259,7 +265,7 @@ class PixelCNNPrior(CheckedModel):
             labels = check_sample_labels(labels, n, self.num_classes, who)
         return int(seed), float(temperature), tf.cast(labels, tf.int32)
 
-    def sample(self, n, seed=None, temperature=1.0, labels=None, jit_compile="auto"):
+    def sample(self, n, *, seed=None, labels=None, temperature=1.0, jit_compile="auto"):
         """Draws `n` code grids by ancestral sampling in one compiled function.
 
         Args:
@@ -267,14 +273,13 @@ class PixelCNNPrior(CheckedModel):
             seed: int or None. The same seed gives the same grids.
             temperature: float > 0. Divides the logits (< 1: sharper).
             labels: int, ints `(n,)` or None (conditional priors: classes in turn).
-            jit_compile: bool or "auto". True: the XLA sampler (on a 2-core CPU
-                1.8x as fast warm as the graph sampler for 16 grids of 7x7, even
-                for 256; but its first call for a batch bucket compiles, about
-                2.7 s for the default prior). False: the graph sampler, traced
-                once for every batch size. "auto": XLA once it is compiled for
-                the request's bucket, the graph sampler until then while XLA
-                compiles in a background thread, so that no call waits for a
-                compilation (`benchmarks/bench_prior.py` prints both).
+            jit_compile: bool or "auto". True: the XLA sampler (faster warm on
+                CPU, but its first call for a bucket of batch sizes compiles).
+                False: the graph sampler, traced once. "auto": XLA once it is
+                compiled for the request's bucket, the graph sampler until then
+                while XLA compiles in a background thread, so that no call
+                waits for a compilation (`benchmarks/bench_prior.py` measures
+                both; README, "Prior sampling").
 
         Returns:
             int32 tensor `(n, h, w)`.
@@ -379,7 +384,7 @@ class PixelCNNPrior(CheckedModel):
         feeds = [block.horizontal_feed(above, w) for block, w in zip(self.blocks, weights)]
         return tf.while_loop(lambda i, *_: i < height, row_step, [0, codes, v_rows, feeds])[1]
 
-    def sample_naive(self, n, seed=None, temperature=1.0, labels=None):
+    def sample_naive(self, n, *, seed=None, labels=None, temperature=1.0):
         """Reference sampler: a Python loop with one full forward pass per position.
 
         Slow on purpose; `sample` must give the same grids for the same seed.
@@ -408,91 +413,3 @@ class PixelCNNPrior(CheckedModel):
             "num_classes": self.num_classes,
             "validate_inputs": self.validate_inputs,
         }
-
-
-class _Sampler:
-    """A prior's two compiled samplers and the XLA buckets compiled so far.
-
-    A plain object, not a Keras one: Keras would track functions and sets
-    assigned to a model as model state.
-    """
-
-    def __init__(self, loop, positions):
-        specs = [tf.TensorSpec([None, positions], tf.float32), tf.TensorSpec([], tf.float32),
-                 tf.TensorSpec([None], tf.int32)]
-        self.graph = tf.function(loop, input_signature=specs, autograph=False)
-        self.xla = tf.function(loop, input_signature=specs, autograph=False, jit_compile=True)
-        self.compiled = set()
-        self.compiling = set()
-        self.lock = threading.Lock()
-        self.graph_instantiated = False
-
-    def run_graph(self, *args):
-        if self.graph_instantiated:
-            return self.graph(*args)
-        # Grappler rewrites a function's graph when it is first run. For this graph of
-        # small ops it took longer than it saves: the default prior's first call took
-        # 0.73 s with it against 0.33 s without, warm calls 0.062 s against 0.048 s
-        # (16 grids, 2-core CPU). The option is TensorFlow's global one, set for this
-        # first run only.
-        before = tf.config.optimizer.get_experimental_options().get("disable_meta_optimizer", False)
-        tf.config.optimizer.set_experimental_options({"disable_meta_optimizer": True})
-        try:
-            grids = self.graph(*args)
-        finally:
-            tf.config.optimizer.set_experimental_options({"disable_meta_optimizer": before})
-        self.graph_instantiated = True
-        return grids
-
-    def __call__(self, noise, temperature, labels, jit_compile):
-        if jit_compile is False:
-            return self.run_graph(noise, temperature, labels)
-        largest = SAMPLE_BUCKETS[-1]
-        pieces, background = [], []
-        for start in range(0, int(noise.shape[0]), largest):
-            piece_noise, piece_labels = noise[start:start + largest], labels[start:start + largest]
-            n = int(piece_noise.shape[0])
-            bucket = next(b for b in SAMPLE_BUCKETS if b >= n)
-            if jit_compile is True or bucket in self.compiled:
-                pad = bucket - n
-                grids = self.xla(tf.pad(piece_noise, [[0, pad], [0, 0]]), temperature,
-                                 tf.pad(piece_labels, [[0, pad]]))[:n]
-                self.compiled.add(bucket)
-            else:
-                grids = self.run_graph(piece_noise, temperature, piece_labels)
-                background.append(bucket)
-            pieces.append(grids)
-        # Compile after this call's own work, so that the two do not share the CPU.
-        for bucket in background:
-            self._compile_in_background(bucket)
-        return pieces[0] if len(pieces) == 1 else tf.concat(pieces, axis=0)
-
-    def _compile_in_background(self, bucket):
-        with self.lock:
-            if bucket in self.compiled or bucket in self.compiling:
-                return
-            self.compiling.add(bucket)
-
-        def compile_bucket():
-            try:
-                self.xla(tf.zeros([bucket, self.xla.input_signature[0].shape[1]]), tf.constant(1.0),
-                         tf.zeros([bucket], tf.int32))
-                with self.lock:
-                    self.compiled.add(bucket)
-            finally:
-                with self.lock:
-                    self.compiling.discard(bucket)
-
-        thread = threading.Thread(target=compile_bucket, name=f"tfvae-xla-sampler-{bucket}", daemon=True)
-        _BACKGROUND.append(thread)
-        thread.start()
-
-
-_BACKGROUND = []
-
-
-@atexit.register
-def _join_background_compilations():
-    # A thread still inside TensorFlow when the interpreter tears down can crash the process.
-    for thread in _BACKGROUND:
-        thread.join(timeout=120)

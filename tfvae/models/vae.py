@@ -9,12 +9,21 @@ import tensorflow as tf
 from keras import ops
 
 from tfvae import losses
-from tfvae._checks import (check_image_batch, check_int, check_labels, check_num_classes, check_positive_int,
-                           check_positive_number, check_replica_batch, check_sample_labels, check_value_range,
-                           split_labels)
+from tfvae._checks import (
+    check_image_batch,
+    check_int,
+    check_labels,
+    check_num_classes,
+    check_positive_int,
+    check_positive_number,
+    check_replica_batch,
+    check_sample_labels,
+    check_value_range,
+    split_labels,
+)
 from tfvae.layers.gaussian_sampler import GaussianSampler
 from tfvae.models import _signatures, networks
-from tfvae.models._checked_model import CheckedModel
+from tfvae.models.base import BaseModel
 
 LIKELIHOODS = ("bernoulli", "gaussian", "discretized_gaussian")
 CONDITIONINGS = ("inputs", "prior_mean")
@@ -49,7 +58,7 @@ def _as_units(hidden_units):
 
 
 @keras.saving.register_keras_serializable(package="tfvae")
-class VAE(CheckedModel):
+class VAE(BaseModel):
     """Variational autoencoder with a diagonal-Gaussian posterior and analytic KL.
 
     Follows Kingma & Welling, *Auto-Encoding Variational Bayes* (ICLR 2014): the
@@ -419,7 +428,7 @@ class VAE(CheckedModel):
 
     def _elbo_terms(self, x, labels, training):
         mean, log_var = self._posterior(x, labels, training)
-        z = self.sampler([mean, log_var])
+        z = self.sampler([mean, log_var], seed=None if training else self.evaluation_seed)
         reconstruction = -self._log_px(x, self._params(z, labels, training))
         kl = losses.gaussian_kl(mean, log_var, self._prior_mean(labels))
         return reconstruction, kl
@@ -504,7 +513,7 @@ class VAE(CheckedModel):
             z = mean + ops.exp(0.5 * log_var) * keras.random.normal(ops.shape(mean), seed=seed)
         return self._mean_of(self._params(z, labels))
 
-    def sample(self, n, labels=None, seed=None):
+    def sample(self, n, *, seed=None, labels=None):
         """Decodes `n` draws of the prior: z ~ N(0, I), or N(mu_y, I) for class y with prior means.
 
         Args:

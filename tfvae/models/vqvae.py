@@ -8,12 +8,20 @@ import tensorflow as tf
 from keras import ops
 
 from tfvae import losses
-from tfvae._checks import (check_binary, check_codes, check_image_batch, check_int, check_levels,
-                           check_positive_number, check_replica_batch, check_value_range)
+from tfvae._checks import (
+    check_binary,
+    check_codes,
+    check_image_batch,
+    check_int,
+    check_levels,
+    check_positive_number,
+    check_replica_batch,
+    check_value_range,
+)
 from tfvae.layers.vector_quantizer import VectorQuantizer, VectorQuantizerEMA
 from tfvae.metrics import CodebookPerplexity, CodebookUsage
 from tfvae.models import _signatures, networks
-from tfvae.models._checked_model import CheckedModel
+from tfvae.models.base import BaseModel
 from tfvae.models.vae import _static_input_shape
 
 RECONSTRUCTIONS = ("mse", "bernoulli")
@@ -21,7 +29,7 @@ QUANTIZERS = {"vq": VectorQuantizer, "ema": VectorQuantizerEMA}
 
 
 @keras.saving.register_keras_serializable(package="tfvae")
-class VQVAE(CheckedModel):
+class VQVAE(BaseModel):
     """Vector-quantised autoencoder: encoder, codebook, decoder.
 
     Follows van den Oord et al., *Neural Discrete Representation Learning*

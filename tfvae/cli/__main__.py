@@ -1,0 +1,7 @@
+"""`python -m tfvae.cli`: the `tfvae` command."""
+
+import sys
+
+from tfvae.cli import main
+
+sys.exit(main())

@@ -1,0 +1,175 @@
+"""The base of tfvae's models: an ordinary `keras.Model` on Keras' documented hooks.
+
+Every model overrides `train_step`, `test_step`, `predict_step`, `call`,
+`metrics` and `get_config`, and nothing of Keras' entry points: `fit`,
+`evaluate`, `predict` and the `*_on_batch` methods are Keras' own, so
+callbacks, `tf.distribute`, `.keras` files and `ExportArchive` work as Keras
+documents them.
+
+`compile` resolves two defaults with public API, as keras-hub's tasks do:
+`jit_compile="auto"` becomes the model's measured `jit_compile_default`
+(README, "XLA on CPU") on one device and False under several replicas (XLA
+cannot reach variables on other devices); `steps_per_execution` keeps Keras'
+default of 1.
+
+Input checks: shapes and dtypes are checked when a step is traced and raise
+`ValueError`; values (NaN/Inf, range, labels) are checked inside the step by
+`tf.debugging.Assert`, which stops `fit`/`evaluate`/`predict` with Keras'
+`tf.errors.InvalidArgumentError` whose message holds tfvae's sentence (after
+"assertion failed:"). XLA removes `Assert` ops, so a model compiled with XLA
+checks no values inside its steps: `jit_compile="auto"` therefore chooses XLA
+only for models that are not validating (`validate_inputs=False`), and an
+explicit `jit_compile=True` with validation on warns once.
+"""
+
+import warnings
+
+import keras
+import tensorflow as tf
+from keras import ops
+
+from tfvae._checks import VALUE_RANGES, check_positive_int
+from tfvae._compat import ModelInternals, reducible_step_results
+
+
+class BaseModel(ModelInternals):
+    """`keras.Model` with what tfvae's models share: compile defaults, the step's loss reduction, metrics, the
+    value range and shape of their images, and the (de)serialisation of nested Keras objects.
+
+    Subclasses set `jit_compile_default` (what `jit_compile="auto"` means on one device without input
+    validation), `value_range` and `_image_shape`, and list the attributes holding Keras objects (encoder,
+    decoder, quantizer, ...) in `_nested`.
+    """
+
+    # Attributes that are Keras objects, serialised in get_config and rebuilt in from_config.
+    _nested = ()
+    # What jit_compile="auto" means on one device without input validation; measured per model.
+    jit_compile_default = False
+    # "unit" or "centered" for models of images (set from their argument); None for models of codes.
+    value_range = None
+    # Whether steps check their inputs' values (models with a `validate_inputs` argument set it).
+    validate_inputs = False
+    # The seed of the noise `test_step` draws (reparameterisation, prior draws): a fixed seed of its own,
+    # so that evaluation does not consume the training stream (fit with and without validation_data trains
+    # the same weights) and gives the same figures for the same data.
+    evaluation_seed = 20_231_130
+
+    def compile(self, *args, jit_compile="auto", steps_per_execution=1, **kwargs):
+        """`keras.Model.compile`, with `jit_compile="auto"` resolved by tfvae.
+
+        Args:
+            *args: `keras.Model.compile`'s (`optimizer`, ...).
+            jit_compile: bool or "auto". "auto": XLA where it measured faster
+                for this model on CPU (`jit_compile_default`), on one device,
+                and only when `validate_inputs=False` (XLA removes the in-graph
+                value checks). True with validation on compiles with XLA and
+                warns that values go unchecked.
+            steps_per_execution: int >= 1. Keras' own: training steps per call
+                into TensorFlow (1, Keras' default). Larger counts speed up
+                small models; Keras then calls batch-level callbacks once per
+                execution with the index of its last batch (README, "Steps per
+                execution").
+            **kwargs: `keras.Model.compile`'s (`loss`, `metrics`, ...).
+        """
+        steps_per_execution = check_positive_int(steps_per_execution, "steps_per_execution")
+        self._jit_compile_argument = jit_compile  # saved as given: "auto" is resolved again on loading
+        if jit_compile == "auto":
+            jit_compile = (bool(self.jit_compile_default) and not self.validate_inputs
+                           and self.distribute_strategy.num_replicas_in_sync == 1)
+        elif not isinstance(jit_compile, bool):
+            raise ValueError(f"`jit_compile` must be True, False or 'auto'; received jit_compile={jit_compile!r}.")
+        elif jit_compile and self.validate_inputs:
+            warnings.warn(
+                f"{type(self).__name__}: jit_compile=True removes the value checks inside the steps (XLA drops "
+                "tf.debugging.Assert): NaN, out-of-range pixels or labels pass silently. Check the data first, "
+                "or compile with jit_compile='auto' to keep them.", stacklevel=2)
+        super().compile(*args, jit_compile=jit_compile, steps_per_execution=steps_per_execution, **kwargs)
+        if self.built:
+            # Optimizer variables made up front: a step whose first trace fails would otherwise leave
+            # half-made ones behind, and a `.keras` file's optimizer state loads into existing variables.
+            with self.distribute_strategy.scope():
+                for optimizer, variables in self._optimizer_variables():
+                    if not optimizer.built:
+                        optimizer.build(variables)
+
+    def get_compile_config(self):
+        config = super().get_compile_config()
+        if config and getattr(self, "_jit_compile_argument", None) == "auto":
+            config = {**config, "jit_compile": "auto"}
+        return config
+
+    def compile_from_config(self, config):
+        # Keras skips models whose compile is overridden; ours takes Keras' arguments.
+        config = {k: keras.saving.deserialize_keras_object(v) if isinstance(v, dict) else v
+                  for k, v in config.items()}
+        if config.get("steps_per_execution") == "auto":  # files written by tfvae 0.1
+            config["steps_per_execution"] = 1
+        self.compile(**config)
+
+    # ------------------------------------------------------------- the step
+    # Every model's train_step is: per-example terms under a tape, then
+    # `_minimize` with the global batch size from `check_replica_batch`. Losses
+    # are sums over this replica's examples divided by the global batch size, so
+    # that summed over replicas (what the optimizer does with gradients under
+    # tf.distribute) they are the mean over the global batch, also when replicas
+    # get batches of different sizes.
+    def _minimize(self, tape, per_example_objective, global_batch_size, optimizer=None, variables=None,
+                  layer_losses=None):
+        """Applies the gradient of the global-batch mean of `per_example_objective` (plus layer losses).
+
+        By default with `self.optimizer` to all trainable variables and all layer
+        losses; a model with several optimizers (the adversarial autoencoder)
+        names the optimizer, its variables and the layer losses that go with them.
+        """
+        optimizer = self.optimizer if optimizer is None else optimizer
+        variables = self.trainable_variables if variables is None else variables
+        layer_losses = self.losses if layer_losses is None else layer_losses
+        replicas = tf.distribute.get_strategy().num_replicas_in_sync
+        loss = ops.sum(per_example_objective) / global_batch_size
+        if layer_losses:
+            # Layer losses (regularisers) are one value per replica: their share of the sum.
+            loss = loss + ops.sum(layer_losses) / replicas
+        loss = optimizer.scale_loss(loss)
+        grads = tape.gradient(loss, variables)
+        optimizer.apply_gradients(zip(grads, variables))
+
+    def _optimizer_variables(self):
+        """`[(optimizer, variables it updates)]`: what `compile` builds."""
+        return [(self.optimizer, self.trainable_variables)]
+
+    def _report(self, **per_example):
+        """Updates the `Mean` trackers named by the keywords with per-example values `(batch,)`.
+
+        A `keras.metrics.Mean` given a vector accumulates its sum and its count, so
+        the figure of an epoch or an evaluation is the mean over all its examples,
+        not the mean of per-batch means (which overweights a short last batch).
+        """
+        trackers = {m.name: m for m in self.metrics}
+        for name, values in per_example.items():
+            trackers[name].update_state(values)
+        return self._metric_results()
+
+    @property
+    def value_bounds(self):
+        """`(low, high)` of the images the model takes and gives: (0, 1) for `value_range="unit"`,
+        (-0.5, 0.5) for "centered" (the keras.io convention); None for a model of codes (the prior)."""
+        return None if self.value_range is None else VALUE_RANGES[self.value_range]
+
+    @property
+    def image_shape(self):
+        """Shape of one image, e.g. `(28, 28, 1)`."""
+        return self._image_shape
+
+    def _nested_config(self):
+        return {key: keras.saving.serialize_keras_object(getattr(self, key)) for key in self._nested}
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        for key in cls._nested:
+            config[key] = keras.saving.deserialize_keras_object(config[key])
+        return cls(**config)
+
+    def _metric_results(self):
+        """What train_step/test_step return: `{name: value}` of the `metrics` trackers."""
+        return reducible_step_results({m.name: m.result() for m in self.metrics})
