@@ -2,6 +2,7 @@
 compute what they computed then."""
 
 import os
+import warnings
 
 import keras
 import numpy as np
@@ -14,9 +15,11 @@ EXPECTED = np.load(os.path.join(HERE, "expected.npz"))
 
 
 def _load(name):
-    model = keras.saving.load_model(os.path.join(HERE, f"{name}.keras"))
-    # 0.1 saved steps_per_execution="auto"; it loads as Keras' default.
-    assert model.compiled and model.steps_per_execution == 1
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # e.g. no "jit_compile=True removes the value checks" for the prior
+        model = keras.saving.load_model(os.path.join(HERE, f"{name}.keras"))
+    # 0.1 saved steps_per_execution="auto" and jit_compile resolved from "auto": they load as today's defaults.
+    assert model.compiled and model.steps_per_execution == 1 and model.jit_compile is False
     assert int(model.optimizer.iterations.numpy()) == 2  # the optimizer state came along
     return model
 

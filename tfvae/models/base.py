@@ -102,8 +102,11 @@ class BaseModel(ModelInternals):
         # Keras skips models whose compile is overridden; ours takes Keras' arguments.
         config = {k: keras.saving.deserialize_keras_object(v) if isinstance(v, dict) else v
                   for k, v in config.items()}
-        if config.get("steps_per_execution") == "auto":  # files written by tfvae 0.1
+        if config.get("steps_per_execution") == "auto":
+            # Written by tfvae 0.1, whose compile took "auto" for both and saved jit_compile resolved.
             config["steps_per_execution"] = 1
+            if config.get("jit_compile") == bool(self.jit_compile_default):
+                config["jit_compile"] = "auto"
         self.compile(**config)
 
     # ------------------------------------------------------------- the step
