@@ -7,7 +7,8 @@ For each model, the same networks (weights copied) are trained four ways on
 the same in-memory batches (batch 128, real MNIST):
 
 * **tfvae**: the tfvae model, `compile(Adam(1e-3))` with tfvae's defaults
-  (`steps_per_execution="auto"`: 16 steps per call into TensorFlow here), `fit`;
+  (`steps_per_execution=1`, Keras' default; `--steps-per-execution 16` runs
+  16 steps per call into TensorFlow), `fit`;
 * **tfvae, no checks**: the same with `validate_inputs=False` (what the input
   checks cost);
 * **keras.io style**: a `keras.Model` subclass with a custom `train_step`, as the

@@ -156,6 +156,15 @@ def check_positive_int(value, name):
     return int(value)
 
 
+def check_seed(seed, name="seed"):
+    """Validates a seed argument: an int (NumPy ints too) or None, bools refused; returns it as an int or None."""
+    import numbers
+
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)):
+        raise ValueError(f"`{name}` must be an int or None; received {name}={seed!r}.")
+    return None if seed is None else int(seed)
+
+
 def check_int(value, name, minimum):
     """Validates an int argument that must be >= `minimum` (bools refused); returns it as an int."""
     import numbers

@@ -20,6 +20,7 @@ import tempfile
 import keras
 
 from tfvae import _compat
+from tfvae._checks import check_positive_int
 from tfvae._io import write_atomically
 
 __all__ = ["CheckpointError", "EpochCheckpoint", "latest_checkpoint", "load_checkpoint"]
@@ -126,8 +127,7 @@ class EpochCheckpoint(keras.callbacks.Callback):
 
     def __init__(self, directory, state=None, keep=2, callbacks=(), restore=None):
         super().__init__()
-        if isinstance(keep, bool) or not isinstance(keep, int) or keep < 1:
-            raise ValueError(f"`keep` must be a positive int; received keep={keep!r}.")
+        keep = check_positive_int(keep, "keep")
         self.directory = directory
         self.state = dict(state or {})
         self.keep = keep

@@ -28,6 +28,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfvae._checks import VALUE_RANGES as _VALUE_BOUNDS
+from tfvae._checks import check_positive_int
 from tfvae._io import write_atomically
 
 __all__ = [
@@ -89,6 +90,18 @@ def epoch_seed(seed, epoch):
 def _pixel_scale(info):
     """What stored pixel values are divided by to lie in [0, 1]."""
     return 1.0 if info.binary else 255.0
+
+
+def _prepare(images, scale, value_range, binarize_seed=None):
+    """The one preparation of stored images for the models, shared by `load` and `EpochData`: float32 scaled
+    by 1 / `scale` (None: as given), a fresh Bernoulli draw per pixel from the stateless `binarize_seed`
+    (dynamic binarisation; None: none), shifted to [-0.5, 0.5] for `value_range="centered"`."""
+    x = images if scale is None else tf.cast(images, tf.float32) / scale
+    if binarize_seed is not None:
+        x = tf.cast(tf.random.stateless_uniform(tf.shape(x), seed=binarize_seed) < x, tf.float32)
+    if value_range == "centered":
+        x = x - 0.5
+    return x
 
 
 def dataset_info(name):
@@ -286,11 +299,7 @@ def load(
         # Runs once per batch (vectorised): cache and shuffle move raw uint8
         # examples, a quarter of the float32 size, with no per-example work.
         images, rest = (batch[0], batch[1:]) if with_labels else (batch, ())
-        x = tf.cast(images, tf.float32) / _pixel_scale(info)
-        if seed is not None:
-            x = tf.cast(tf.random.stateless_uniform(tf.shape(x), seed=seed) < x, tf.float32)
-        if value_range == "centered":
-            x = x - 0.5
+        x = _prepare(images, _pixel_scale(info), value_range, seed)
         return (x, *rest) if rest else x
 
     ds = ds.map(select, num_parallel_calls=tf.data.AUTOTUNE)
@@ -382,8 +391,7 @@ class EpochData:
         if (name is None) == (arrays is None):
             raise ValueError(f"Give a data set name or arrays, not both or neither; received name={name!r} "
                              f"and arrays={'None' if arrays is None else 'given'}.")
-        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-            raise ValueError(f"`batch_size` must be a positive int; received batch_size={batch_size!r}.")
+        check_positive_int(batch_size, "batch_size")
         self.batch_size, self.seed, self.shuffle = int(batch_size), int(seed), shuffle
         self.with_labels, self.binarize, self.value_range = with_labels, binarize, value_range
         if arrays is not None:
@@ -450,14 +458,8 @@ class EpochData:
 
             def prepare(index, start):
                 picked = order[start:start + size]
-                x = tf.gather(tensors[0], picked)
-                if scale is not None:
-                    x = tf.cast(x, tf.float32) / scale
-                if self.binarize == "dynamic":
-                    draw = tf.random.stateless_uniform(tf.shape(x), seed=tf.stack([epoch_seed(seed, epoch), index]))
-                    x = tf.cast(draw < x, tf.float32)
-                if self.value_range == "centered":
-                    x = x - 0.5
+                binarize_seed = tf.stack([epoch_seed(seed, epoch), index]) if self.binarize == "dynamic" else None
+                x = _prepare(tf.gather(tensors[0], picked), scale, self.value_range, binarize_seed)
                 return (x, tf.gather(tensors[1], picked)) if self.with_labels else x
 
             starts = tf.data.Dataset.range(0, n, size).enumerate()

@@ -1,11 +1,11 @@
 """Gated PixelCNN block with vertical and horizontal stacks (no blind spot)."""
 
-import numbers
 
 import keras
 import tensorflow as tf
 from keras import layers, ops
 
+from tfvae._checks import check_num_classes, check_positive_int
 from tfvae.layers.masked_conv2d import MaskedConv2D
 
 
@@ -71,23 +71,12 @@ class GatedPixelCNNBlock(keras.layers.Layer):
 
     def __init__(self, filters, kernel_size=3, first=False, num_classes=None, **kwargs):
         super().__init__(**kwargs)
-        if isinstance(filters, bool) or not isinstance(filters, numbers.Integral) or filters < 1:
-            raise ValueError(f"`filters` must be a positive int; received filters={filters!r}.")
-        if (
-            isinstance(kernel_size, bool)
-            or not isinstance(kernel_size, numbers.Integral)
-            or kernel_size < 1
-            or kernel_size % 2 == 0
-        ):
+        self.filters = check_positive_int(filters, "filters")
+        self.kernel_size = check_positive_int(kernel_size, "kernel_size")
+        if self.kernel_size % 2 == 0:
             raise ValueError(f"`kernel_size` must be an odd positive int; received kernel_size={kernel_size!r}.")
-        if num_classes is not None and (
-            isinstance(num_classes, bool) or not isinstance(num_classes, numbers.Integral) or num_classes < 2
-        ):
-            raise ValueError(f"`num_classes` must be an int >= 2 or None; received num_classes={num_classes!r}.")
-        self.filters = int(filters)
-        self.kernel_size = int(kernel_size)
         self.first = bool(first)
-        self.num_classes = num_classes
+        self.num_classes = None if num_classes is None else check_num_classes(num_classes)
         f2 = 2 * self.filters
         self.v_conv = MaskedConv2D(f2, self.kernel_size, mask_type="V", name="v_conv")
         self.v_to_h = layers.Conv2D(f2, 1, name="v_to_h")

@@ -4,6 +4,8 @@ import keras
 import numpy as np
 from keras import ops
 
+from tfvae._checks import check_seed
+
 
 @keras.saving.register_keras_serializable(package="tfvae")
 class GaussianSampler(keras.layers.Layer):
@@ -45,9 +47,7 @@ class GaussianSampler(keras.layers.Layer):
 
     def __init__(self, seed=None, **kwargs):
         super().__init__(**kwargs)
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
-            raise ValueError(f"`seed` must be an int or None; received seed={seed!r}.")
-        self.seed = seed
+        self.seed = check_seed(seed)
         self.seed_generator = keras.random.SeedGenerator(seed)
 
     def call(self, inputs, seed=None):

@@ -8,11 +8,14 @@ import tensorflow as tf
 from keras import ops
 
 from tfvae import losses
-from tfvae._checks import check_int
+from tfvae._checks import check_int, check_seed
 
 # State written inside a replica (EMA statistics, restarts): every replica computes
 # the same value from all-reduced statistics, so the first replica's write suffices.
 _REPLICA_WRITTEN = "only_first_replica"
+# The paper's commitment weight beta (van den Oord et al., 2017, section 3.2) and its EMA decay (appendix A.1).
+COMMITMENT_COST = 0.25
+DECAY = 0.99
 
 
 def _check_real(name, value, low, high, low_open=False, high_open=False):
@@ -103,7 +106,7 @@ class VectorQuantizer(keras.layers.Layer):
         self,
         num_embeddings,
         embedding_dim,
-        commitment_cost=0.25,
+        commitment_cost=COMMITMENT_COST,
         dead_code_steps=None,
         embeddings_initializer="variance_scaling",
         return_indices=False,
@@ -119,9 +122,7 @@ class VectorQuantizer(keras.layers.Layer):
         if dead_code_steps is not None:
             dead_code_steps = check_int(dead_code_steps, "dead_code_steps", 1)
         self.dead_code_steps = dead_code_steps
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
-            raise ValueError(f"`seed` must be an int or None; received seed={seed!r}.")
-        self.seed = seed
+        self.seed = check_seed(seed)
         self.embeddings_initializer = keras.initializers.get(embeddings_initializer)
         self.return_indices = bool(return_indices)
 
@@ -329,7 +330,8 @@ class VectorQuantizerEMA(VectorQuantizer):
 
     _codebook_trainable = False
 
-    def __init__(self, num_embeddings, embedding_dim, commitment_cost=0.25, decay=0.99, epsilon=1e-5, **kwargs):
+    def __init__(self, num_embeddings, embedding_dim, commitment_cost=COMMITMENT_COST, decay=DECAY, epsilon=1e-5,
+                 **kwargs):
         super().__init__(num_embeddings, embedding_dim, commitment_cost, **kwargs)
         self.decay = _check_real("decay", decay, 0.0, 1.0, high_open=True)
         self.epsilon = _check_real("epsilon", epsilon, 0.0, np.inf, low_open=True, high_open=True)

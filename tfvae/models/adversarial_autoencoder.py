@@ -20,9 +20,7 @@ from tfvae.layers.gaussian_sampler import GaussianSampler
 from tfvae.metrics import gaussian_kernel_mmd
 from tfvae.models import _signatures, networks
 from tfvae.models.autoencoder import Autoencoder
-from tfvae.models.vae import _as_units
 
-DISCRIMINATOR_UNITS = (256, 256)
 # The nearest two class means of the default class-conditional prior lie this far apart: 3 standard
 # deviations from each mean to the boundary between them (4 and 5 left samples of the asked digit more often
 # in a neighbour's class on MNIST; 8 let the discriminator begin to win).
@@ -239,14 +237,14 @@ class AdversarialAutoencoder(Autoencoder):
 
     # ----------------------------------------------------------------- builders
     @classmethod
-    def mlp(cls, input_shape, latent_dim, discriminator_units=DISCRIMINATOR_UNITS, **kwargs):
+    def mlp(cls, input_shape, latent_dim, discriminator_units=networks.DISCRIMINATOR_UNITS, **kwargs):
         """`Autoencoder.mlp`'s networks (its arguments and the class's in `kwargs`) and an MLP
         discriminator with ReLU layers of widths `discriminator_units` (taking the one-hot label too when
         `num_classes` is given)."""
         return super().mlp(input_shape, latent_dim, discriminator_units=discriminator_units, **kwargs)
 
     @classmethod
-    def conv(cls, input_shape, latent_dim, discriminator_units=DISCRIMINATOR_UNITS, **kwargs):
+    def conv(cls, input_shape, latent_dim, discriminator_units=networks.DISCRIMINATOR_UNITS, **kwargs):
         """`Autoencoder.conv`'s networks (its arguments and the class's in `kwargs`) and an MLP
         discriminator with ReLU layers of widths `discriminator_units` (as `mlp`'s)."""
         return super().conv(input_shape, latent_dim, discriminator_units=discriminator_units, **kwargs)
@@ -254,7 +252,7 @@ class AdversarialAutoencoder(Autoencoder):
     @classmethod
     def _builder_parts(cls, latent_dim, kwargs):
         kwargs = dict(kwargs)
-        units = _as_units(kwargs.pop("discriminator_units"))
+        units = networks.as_units(kwargs.pop("discriminator_units"))
         num_classes = kwargs.get("num_classes")
         if num_classes is not None:
             num_classes = check_num_classes(num_classes)

@@ -12,7 +12,6 @@ from tfvae._checks import check_image_batch, check_rate, check_replica_batch, ch
 from tfvae.layers.gaussian_sampler import GaussianSampler
 from tfvae.models import _signatures, networks
 from tfvae.models.base import BaseModel
-from tfvae.models.vae import _as_units, _static_input_shape
 
 RECONSTRUCTIONS = ("squared_error", "bernoulli")
 
@@ -109,7 +108,7 @@ class Autoencoder(BaseModel):
 
     def _build_from_networks(self):
         """Builds the model when the encoder's input shape is known and every network is attached."""
-        shape = _static_input_shape(self.encoder)
+        shape = networks.static_input_shape(self.encoder)
         if shape is not None and all(d is not None for d in shape) and self._networks_attached():
             self.build((None, *shape))
 
@@ -119,7 +118,8 @@ class Autoencoder(BaseModel):
 
     # ----------------------------------------------------------------- builders
     @classmethod
-    def mlp(cls, input_shape, latent_dim, hidden_units=(512,), activation="relu", dropout=0.0, **kwargs):
+    def mlp(cls, input_shape, latent_dim, hidden_units=networks.AUTOENCODER_MLP_UNITS,
+            activation=networks.AUTOENCODER_MLP_ACTIVATION, dropout=0.0, **kwargs):
         """MLP encoder and decoder with hidden layers `hidden_units` (mirrored in the decoder).
 
         Args:
@@ -130,14 +130,15 @@ class Autoencoder(BaseModel):
             dropout: float in [0, 1). Dropout rate after every hidden layer.
             **kwargs: arguments of the class (reconstruction, noise_stddev, ...).
         """
-        units = _as_units(hidden_units)
+        units = networks.as_units(hidden_units)
         dropout = check_rate(dropout, "dropout")
         encoder = networks.mlp_encoder(input_shape, latent_dim, units, activation, dropout=dropout, gaussian=False)
         decoder = networks.mlp_decoder(input_shape, latent_dim, tuple(reversed(units)), activation, dropout=dropout)
         return cls(encoder, decoder, **cls._builder_parts(latent_dim, kwargs))
 
     @classmethod
-    def conv(cls, input_shape, latent_dim, filters=(32, 64), hidden_units=256, dropout=0.0, **kwargs):
+    def conv(cls, input_shape, latent_dim, filters=networks.CONV_FILTERS, hidden_units=networks.CONV_HIDDEN_UNITS,
+             dropout=0.0, **kwargs):
         """Strided-convolution encoder and transposed-convolution decoder (as `VAE.conv`'s).
 
         Args:
@@ -148,7 +149,7 @@ class Autoencoder(BaseModel):
             dropout: float in [0, 1). Dropout rate after every convolution and the dense layer.
             **kwargs: arguments of the class.
         """
-        filters = _as_units(filters)
+        filters = networks.as_units(filters)
         dropout = check_rate(dropout, "dropout")
         encoder = networks.conv_encoder(input_shape, latent_dim, filters, int(hidden_units), dropout=dropout,
                                         gaussian=False)
@@ -165,7 +166,7 @@ class Autoencoder(BaseModel):
         if self.built:
             return
         self._image_shape = tuple(input_shape)[1:]
-        latent_shape = _static_input_shape(self.decoder)
+        latent_shape = networks.static_input_shape(self.decoder)
         if latent_shape is None:
             latent_shape = tuple(self.encoder.compute_output_spec(keras.KerasTensor((1, *self._image_shape))).shape[1:])
         self._latent_dim = int(latent_shape[-1])

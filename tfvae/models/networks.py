@@ -11,9 +11,47 @@ or two (`[mean, log_scale]`) when `two_heads=True`.
 """
 
 import math
+import numbers
 
 import keras
 from keras import layers
+
+# The networks' defaults, each written once: the models' builders take theirs from here.
+# AEVB's MLP (Kingma & Welling, 2014, appendix C): tanh hidden layers of 500 units.
+MLP_UNITS = (500,)
+MLP_ACTIVATION = "tanh"
+# The autoencoders' MLP: ReLU hidden layers of 512 units.
+AUTOENCODER_MLP_UNITS = (512,)
+AUTOENCODER_MLP_ACTIVATION = "relu"
+# Strided 3x3 convolutions (one halving per entry) and one dense layer.
+CONV_FILTERS = (32, 64)
+CONV_HIDDEN_UNITS = 256
+# The adversarial autoencoder's code discriminator.
+DISCRIMINATOR_UNITS = (256, 256)
+DISCRIMINATOR_ACTIVATION = "relu"
+# VQ-VAE's residual networks (van den Oord et al., 2017): widths, halvings, residual blocks.
+VQ_HIDDEN_FILTERS = 128
+VQ_RESIDUAL_FILTERS = 32
+VQ_DOWNSAMPLINGS = 2
+VQ_RESIDUAL_BLOCKS = 2
+
+
+def static_input_shape(network):
+    """Shape of one example of a functional network's first input, or None."""
+    try:
+        inputs = network.inputs
+    except (AttributeError, ValueError):
+        return None
+    if not inputs:
+        return None
+    return tuple(inputs[0].shape[1:])
+
+
+def as_units(hidden_units):
+    """Layer widths as a tuple of ints: an int is one layer."""
+    if isinstance(hidden_units, numbers.Integral):
+        return (int(hidden_units),)
+    return tuple(int(u) for u in hidden_units)
 
 
 def _inputs(input_shape, num_classes, first_name):
@@ -57,7 +95,8 @@ def _image_heads(h, output_shape, two_heads):
     return [first, second]
 
 
-def mlp_encoder(input_shape, latent_dim, hidden_units=(500,), activation="tanh", num_classes=None, dropout=0.0,
+def mlp_encoder(input_shape, latent_dim, hidden_units=MLP_UNITS, activation=MLP_ACTIVATION, num_classes=None,
+                dropout=0.0,
                 gaussian=True):
     """MLP encoder of AEVB: flatten, hidden Dense layers (each followed by Dropout at rate `dropout` > 0),
     mean and log-variance heads (or one code head, `gaussian=False`)."""
@@ -72,7 +111,8 @@ def mlp_encoder(input_shape, latent_dim, hidden_units=(500,), activation="tanh",
 
 
 def mlp_decoder(
-    output_shape, latent_dim, hidden_units=(500,), activation="tanh", num_classes=None, two_heads=False, dropout=0.0
+    output_shape, latent_dim, hidden_units=MLP_UNITS, activation=MLP_ACTIVATION, num_classes=None, two_heads=False,
+    dropout=0.0,
 ):
     """MLP decoder of AEVB: hidden Dense layers (and Dropout), then the likelihood parameters."""
     z_in, y_in = _inputs((latent_dim,), num_classes, "latent")
@@ -83,7 +123,8 @@ def mlp_decoder(
     return _model(z_in, y_in, _image_heads(h, tuple(output_shape), two_heads), "decoder")
 
 
-def conv_encoder(input_shape, latent_dim, filters=(32, 64), hidden_units=256, num_classes=None, dropout=0.0,
+def conv_encoder(input_shape, latent_dim, filters=CONV_FILTERS, hidden_units=CONV_HIDDEN_UNITS, num_classes=None,
+                 dropout=0.0,
                  gaussian=True):
     """Strided 3x3 convolutions (one halving per entry of `filters`), then dense heads; Dropout at rate
     `dropout` > 0 after each convolution and the dense layer."""
@@ -105,7 +146,8 @@ def conv_encoder(input_shape, latent_dim, filters=(32, 64), hidden_units=256, nu
 
 
 def conv_decoder(
-    output_shape, latent_dim, filters=(32, 64), hidden_units=256, num_classes=None, two_heads=False, dropout=0.0
+    output_shape, latent_dim, filters=CONV_FILTERS, hidden_units=CONV_HIDDEN_UNITS, num_classes=None, two_heads=False,
+    dropout=0.0,
 ):
     """Mirror of `conv_encoder`: dense, transposed convolutions, crop to the image size."""
     height, width, channels = output_shape
@@ -130,7 +172,8 @@ def conv_decoder(
     return _model(z_in, y_in, outputs, "decoder")
 
 
-def mlp_discriminator(latent_dim, hidden_units=(256, 256), activation="relu", num_classes=None):
+def mlp_discriminator(latent_dim, hidden_units=DISCRIMINATOR_UNITS, activation=DISCRIMINATOR_ACTIVATION,
+                      num_classes=None):
     """A code discriminator: hidden Dense layers from a latent (and a one-hot label) to one logit `(batch, 1)`."""
     z_in, y_in = _inputs((latent_dim,), num_classes, "latent")
     h = z_in if y_in is None else layers.Concatenate()([z_in, y_in])
@@ -149,8 +192,8 @@ def _residual_stack(h, hidden_filters, residual_filters, blocks, prefix):
     return layers.ReLU(name=f"{prefix}_res_out")(h)
 
 
-def vq_encoder(input_shape, embedding_dim, hidden_filters=128, residual_filters=32,
-               num_downsamplings=2, num_residual_blocks=2):
+def vq_encoder(input_shape, embedding_dim, hidden_filters=VQ_HIDDEN_FILTERS, residual_filters=VQ_RESIDUAL_FILTERS,
+               num_downsamplings=VQ_DOWNSAMPLINGS, num_residual_blocks=VQ_RESIDUAL_BLOCKS):
     """VQ-VAE encoder (van den Oord et al., 2017): 4x4 stride-2 convolutions, a 3x3
     convolution, residual blocks, and a 1x1 convolution to `embedding_dim`."""
     x_in = keras.Input(shape=tuple(input_shape), name="image")
@@ -164,8 +207,8 @@ def vq_encoder(input_shape, embedding_dim, hidden_filters=128, residual_filters=
     return keras.Model(x_in, z, name="encoder")
 
 
-def vq_decoder(output_shape, embedding_dim, hidden_filters=128, residual_filters=32,
-               num_downsamplings=2, num_residual_blocks=2):
+def vq_decoder(output_shape, embedding_dim, hidden_filters=VQ_HIDDEN_FILTERS, residual_filters=VQ_RESIDUAL_FILTERS,
+               num_downsamplings=VQ_DOWNSAMPLINGS, num_residual_blocks=VQ_RESIDUAL_BLOCKS):
     """Mirror of `vq_encoder`: 3x3 convolution, residual blocks, 4x4 stride-2 transposed
     convolutions, cropped to the image size. Outputs one value per pixel and channel."""
     height, width, channels = output_shape

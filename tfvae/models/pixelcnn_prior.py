@@ -11,12 +11,14 @@ from keras import layers, ops
 
 from tfvae._checks import (
     check_codes,
+    check_int,
     check_labels,
     check_num_classes,
     check_positive_int,
     check_positive_number,
     check_replica_batch,
     check_sample_labels,
+    check_seed,
     split_labels,
 )
 from tfvae.layers.gated_pixelcnn_block import GatedPixelCNNBlock
@@ -114,9 +116,7 @@ class PixelCNNPrior(BaseModel):
                 f"`grid_shape` must be two positive ints (height, width); received grid_shape={grid_shape!r}."
             )
         self.grid_shape = tuple(int(d) for d in grid_shape)
-        if isinstance(num_embeddings, bool) or not isinstance(num_embeddings, numbers.Integral) or num_embeddings < 2:
-            raise ValueError(f"`num_embeddings` must be an int >= 2; received num_embeddings={num_embeddings!r}.")
-        self.num_embeddings = int(num_embeddings)
+        self.num_embeddings = check_int(num_embeddings, "num_embeddings", 2)
         self.filters = check_positive_int(filters, "filters")
         self.num_layers = check_positive_int(num_layers, "num_layers")
         self.kernel_size = check_positive_int(kernel_size, "kernel_size")
@@ -253,10 +253,9 @@ class PixelCNNPrior(BaseModel):
     def _sample_args(self, n, seed, temperature, labels, who):
         check_positive_int(n, "n")
         temperature = check_positive_number(temperature, "temperature")
+        seed = check_seed(seed)
         if seed is None:
             seed = int(np.random.randint(0, 2**31 - 1))
-        elif isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
-            raise ValueError(f"`seed` must be an int or None; received seed={seed!r}.")
         if self.num_classes is None:
             if labels is not None:
                 raise ValueError(f"{who}: this prior is unconditional; received labels.")

@@ -33,28 +33,11 @@ NUM_LEVELS = 256
 _IW_CHUNK_ELEMENTS = 2**22
 
 
-def _static_input_shape(network):
-    """Shape of one example of a functional network's first input, or None."""
-    try:
-        inputs = network.inputs
-    except (AttributeError, ValueError):
-        return None
-    if not inputs:
-        return None
-    return tuple(inputs[0].shape[1:])
-
-
 def _builder_num_classes(kwargs):
     """How many label inputs the builders' networks take: `num_classes` when labels are network inputs."""
     if kwargs.get("num_classes") is None or kwargs.get("conditioning", "inputs") != "inputs":
         return None
     return check_num_classes(kwargs["num_classes"])
-
-
-def _as_units(hidden_units):
-    if isinstance(hidden_units, numbers.Integral):
-        return (int(hidden_units),)
-    return tuple(int(u) for u in hidden_units)
 
 
 @keras.saving.register_keras_serializable(package="tfvae")
@@ -243,41 +226,55 @@ class VAE(BaseModel):
         cls,
         input_shape,
         latent_dim,
-        hidden_units=(500,),
-        activation="tanh",
-        likelihood="bernoulli",
-        observation_scale=None,
+        hidden_units=networks.MLP_UNITS,
+        activation=networks.MLP_ACTIVATION,
         **kwargs,
     ):
-        """The AEVB paper's MLP encoder and decoder (tanh hidden layers)."""
-        units = _as_units(hidden_units)
+        """The AEVB paper's MLP encoder and decoder (tanh hidden layers).
+
+        Args:
+            input_shape: shape of one image, e.g. `(28, 28, 1)`.
+            latent_dim: int. Number of latent dimensions.
+            hidden_units: int or tuple of ints. Hidden layer widths.
+            activation: activation of the hidden layers.
+            **kwargs: the class's arguments (`likelihood`, `observation_scale`, ...); with
+                `observation_scale="decoder"` the decoder gets a second head for the scale.
+        """
+        units = networks.as_units(hidden_units)
         num_classes = _builder_num_classes(kwargs)
         encoder = networks.mlp_encoder(input_shape, latent_dim, units, activation, num_classes)
         decoder = networks.mlp_decoder(
-            input_shape, latent_dim, units, activation, num_classes, two_heads=observation_scale == "decoder"
+            input_shape, latent_dim, units, activation, num_classes,
+            two_heads=kwargs.get("observation_scale") == "decoder",
         )
-        return cls(encoder, decoder, likelihood=likelihood, observation_scale=observation_scale, **kwargs)
+        return cls(encoder, decoder, **kwargs)
 
     @classmethod
     def conv(
         cls,
         input_shape,
         latent_dim,
-        filters=(32, 64),
-        hidden_units=256,
-        likelihood="bernoulli",
-        observation_scale=None,
+        filters=networks.CONV_FILTERS,
+        hidden_units=networks.CONV_HIDDEN_UNITS,
         **kwargs,
     ):
-        """Strided-convolution encoder and a transposed-convolution decoder."""
+        """Strided-convolution encoder and a transposed-convolution decoder.
+
+        Args:
+            input_shape: `(H, W, C)`.
+            latent_dim: int. Number of latent dimensions.
+            filters: tuple of ints. One stride-2 convolution per entry.
+            hidden_units: int. Width of the dense layer.
+            **kwargs: the class's arguments (`likelihood`, `observation_scale`, ...), as in `VAE.mlp`.
+        """
         num_classes = _builder_num_classes(kwargs)
-        filters = _as_units(filters)
+        filters = networks.as_units(filters)
         encoder = networks.conv_encoder(input_shape, latent_dim, filters, int(hidden_units), num_classes)
         decoder = networks.conv_decoder(
             input_shape, latent_dim, filters, int(hidden_units), num_classes,
-            two_heads=observation_scale == "decoder",
+            two_heads=kwargs.get("observation_scale") == "decoder",
         )
-        return cls(encoder, decoder, likelihood=likelihood, observation_scale=observation_scale, **kwargs)
+        return cls(encoder, decoder, **kwargs)
 
     # ------------------------------------------------------------ conditioning
     @property
@@ -340,7 +337,7 @@ class VAE(BaseModel):
 
     # ------------------------------------------------------------------- build
     def _build_from_networks(self):
-        shape = _static_input_shape(self.encoder)
+        shape = networks.static_input_shape(self.encoder)
         if shape is not None and all(d is not None for d in shape):
             self.build(self._build_input_shape(shape))
 
@@ -349,7 +346,7 @@ class VAE(BaseModel):
             return
         image_shape = tuple(input_shape[0] if isinstance(input_shape, list) else input_shape)[1:]
         self._image_shape = image_shape
-        latent_shape = _static_input_shape(self.decoder)
+        latent_shape = networks.static_input_shape(self.decoder)
         if latent_shape is None:
             enc_in = self._encoder_inputs(keras.KerasTensor((1, *image_shape)), self._label_spec())
             latent_shape = tuple(self.encoder.compute_output_spec(enc_in)[0].shape[1:])

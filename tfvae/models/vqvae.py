@@ -18,11 +18,10 @@ from tfvae._checks import (
     check_replica_batch,
     check_value_range,
 )
-from tfvae.layers.vector_quantizer import VectorQuantizer, VectorQuantizerEMA
+from tfvae.layers.vector_quantizer import COMMITMENT_COST, DECAY, VectorQuantizer, VectorQuantizerEMA
 from tfvae.metrics import CodebookPerplexity, CodebookUsage
 from tfvae.models import _signatures, networks
 from tfvae.models.base import BaseModel
-from tfvae.models.vae import _static_input_shape
 
 RECONSTRUCTIONS = ("mse", "bernoulli")
 QUANTIZERS = {"vq": VectorQuantizer, "ema": VectorQuantizerEMA}
@@ -124,7 +123,7 @@ class VQVAE(BaseModel):
         self.usage_tracker = CodebookUsage(quantizer.num_embeddings)
         self._image_shape = None
         self._grid_shape = None
-        shape = _static_input_shape(encoder)
+        shape = networks.static_input_shape(encoder)
         if shape is not None and all(d is not None for d in shape):
             self.build((None, *shape))
 
@@ -134,13 +133,13 @@ class VQVAE(BaseModel):
         input_shape,
         num_embeddings=128,
         embedding_dim=16,
-        hidden_filters=128,
-        residual_filters=32,
-        num_downsamplings=2,
-        num_residual_blocks=2,
+        hidden_filters=networks.VQ_HIDDEN_FILTERS,
+        residual_filters=networks.VQ_RESIDUAL_FILTERS,
+        num_downsamplings=networks.VQ_DOWNSAMPLINGS,
+        num_residual_blocks=networks.VQ_RESIDUAL_BLOCKS,
         quantizer="vq",
-        commitment_cost=0.25,
-        decay=0.99,
+        commitment_cost=COMMITMENT_COST,
+        decay=DECAY,
         dead_code_steps=None,
         seed=None,
         **kwargs,
