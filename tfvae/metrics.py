@@ -11,7 +11,7 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
-from tfvae._checks import check_binary, check_levels
+from tfvae._input_checks import check_binary, check_levels
 
 __all__ = ["CodebookPerplexity", "CodebookUsage", "bits_per_dim", "gaussian_kernel_mmd"]
 

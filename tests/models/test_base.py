@@ -143,7 +143,7 @@ def test_fit_reports_the_epoch_mean_over_examples():
 @pytest.mark.parametrize("value_range", [(0.0, 1.0), None])
 def test_in_graph_check_is_one_pass_and_names_what_is_wrong(value_range):
     """In a compiled step, good batches pass one fused test; a bad one gets the message of what is wrong."""
-    from tfvae._checks import check_image_batch
+    from tfvae._input_checks import check_image_batch
 
     checked = tf.function(lambda x: check_image_batch(x, (12, 12, 1), value_range, "M.fit"))
     good = _images()

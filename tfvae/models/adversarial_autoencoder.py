@@ -8,14 +8,8 @@ import tensorflow as tf
 from keras import ops
 
 from tfvae import losses
-from tfvae._checks import (
-    check_labels,
-    check_num_classes,
-    check_positive_int,
-    check_replica_batch,
-    check_sample_labels,
-    split_labels,
-)
+from tfvae._checks import check_num_classes, check_positive_int
+from tfvae._input_checks import check_labels, check_replica_batch, check_sample_labels, split_labels
 from tfvae.layers.gaussian_sampler import GaussianSampler
 from tfvae.metrics import gaussian_kernel_mmd
 from tfvae.models import _signatures, networks
@@ -424,20 +418,12 @@ class AdversarialAutoencoder(Autoencoder):
         """`Autoencoder`'s signatures plus `sample` (one int64 seed per image -> images) and
         `sample_from_noise` (N(0, 1) latents -> images); with a class-conditional prior both take an int32
         `label` per image too."""
-        functions = super().serving_functions()
-        label = [] if self.num_classes is None else [_signatures.spec((None,), tf.int32, "label")]
-
-        def sample_from_noise(noise, *labels):
-            z = noise + self._class_means(labels[0]) if labels else noise
-            return {"images": self._output(self._decoded(z))}
-
-        def sample(seed, *labels):
-            return sample_from_noise(_signatures.per_seed(seed, [self.latent_dim], "normal"), *labels)
-
-        functions["sample"] = _signatures.signature(sample, [_signatures.spec((None,), tf.int64, "seed"), *label])
-        functions["sample_from_noise"] = _signatures.signature(
-            sample_from_noise, [_signatures.spec((None, self.latent_dim), tf.float32, "noise"), *label])
-        return functions
+        return {
+            **super().serving_functions(),
+            **_signatures.gaussian_prior_samplers(
+                lambda z, labels: {"images": self._output(self._decoded(z))}, self.latent_dim,
+                prior_mean=self._class_means, conditional=self.num_classes is not None),
+        }
 
     # ---------------------------------------------------------- serialisation
     def get_config(self):

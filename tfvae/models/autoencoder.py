@@ -8,7 +8,8 @@ import tensorflow as tf
 from keras import ops
 
 from tfvae import losses
-from tfvae._checks import check_image_batch, check_rate, check_replica_batch, check_value_range
+from tfvae._checks import check_rate, check_value_range
+from tfvae._input_checks import check_image_batch, check_replica_batch
 from tfvae.layers.gaussian_sampler import GaussianSampler
 from tfvae.models import _signatures, networks
 from tfvae.models.base import BaseModel

@@ -9,18 +9,8 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 from keras import layers, ops
 
-from tfvae._checks import (
-    check_codes,
-    check_int,
-    check_labels,
-    check_num_classes,
-    check_positive_int,
-    check_positive_number,
-    check_replica_batch,
-    check_sample_labels,
-    check_seed,
-    split_labels,
-)
+from tfvae._checks import check_int, check_num_classes, check_positive_int, check_positive_number, check_seed
+from tfvae._input_checks import check_codes, check_labels, check_replica_batch, check_sample_labels, split_labels
 from tfvae.layers.gated_pixelcnn_block import GatedPixelCNNBlock
 from tfvae.models.base import BaseModel
 from tfvae.models.bucketed_sampler import BucketedSampler
@@ -100,9 +90,10 @@ class PixelCNNPrior(BaseModel):
     ((4, 7, 7), 'int32')
     """
 
-    # jit_compile="auto": XLA. On CPU it trained a median 1.52x as fast as without
-    # it over six runs of benchmarks/bench_throughput.py (1.00x to 2.32x; README,
-    # "XLA on CPU").
+    # jit_compile="auto" with validate_inputs=False: XLA. On CPU it trained a median
+    # 1.52x as fast as without it over six runs of benchmarks/bench_throughput.py
+    # (1.00x to 2.32x; README, "XLA on CPU"). With validation on (the default) XLA
+    # would drop the value checks, so "auto" then means no XLA (BaseModel.compile).
     jit_compile_default = True
 
     def __init__(self, grid_shape, num_embeddings, filters=64, num_layers=8, kernel_size=3,

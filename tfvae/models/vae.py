@@ -9,18 +9,8 @@ import tensorflow as tf
 from keras import ops
 
 from tfvae import losses
-from tfvae._checks import (
-    check_image_batch,
-    check_int,
-    check_labels,
-    check_num_classes,
-    check_positive_int,
-    check_positive_number,
-    check_replica_batch,
-    check_sample_labels,
-    check_value_range,
-    split_labels,
-)
+from tfvae._checks import check_int, check_num_classes, check_positive_int, check_positive_number, check_value_range
+from tfvae._input_checks import check_image_batch, check_labels, check_replica_batch, check_sample_labels, split_labels
 from tfvae.layers.gaussian_sampler import GaussianSampler
 from tfvae.models import _signatures, networks
 from tfvae.models.base import BaseModel
@@ -605,8 +595,7 @@ class VAE(BaseModel):
         the model itself. Inputs are not range-checked (graphs for serving).
         """
         # Labels are inputs wherever the networks see them; with prior means only sampling needs one.
-        sample_label = [_signatures.spec((None,), tf.int32, "label")] if self.num_classes is not None else []
-        label = sample_label if self._labels_into_networks else []
+        label = [_signatures.spec((None,), tf.int32, "label")] if self._labels_into_networks else []
         images = [_signatures.spec((None, *self.image_shape), tf.float32, "images"), *label]
 
         def decode_mean(z, labels):
@@ -623,22 +612,14 @@ class VAE(BaseModel):
         def decode(latent, *labels):
             return {"images": decode_mean(latent, labels[0] if labels else None)}
 
-        def sample_from_noise(noise, *labels):
-            labels = labels[0] if labels else None
-            shift = self._prior_mean(labels)
-            return {"images": decode_mean(noise if shift is None else noise + shift, labels)}
-
-        def sample(seed, *labels):
-            return sample_from_noise(_signatures.per_seed(seed, [self.latent_dim], "normal"), *labels)
-
         return {
             "serving_default": _signatures.signature(reconstruct, images),
             "encode": _signatures.signature(encode, images),
             "decode": _signatures.signature(decode, [_signatures.spec((None, self.latent_dim), tf.float32, "latent"),
                                                      *label]),
-            "sample": _signatures.signature(sample, [_signatures.spec((None,), tf.int64, "seed"), *sample_label]),
-            "sample_from_noise": _signatures.signature(
-                sample_from_noise, [_signatures.spec((None, self.latent_dim), tf.float32, "noise"), *sample_label]),
+            **_signatures.gaussian_prior_samplers(
+                lambda z, labels: {"images": decode_mean(z, labels)}, self.latent_dim,
+                prior_mean=self._prior_mean, conditional=self.num_classes is not None),
         }
 
     # ---------------------------------------------------------- serialisation

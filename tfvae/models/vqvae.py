@@ -8,16 +8,8 @@ import tensorflow as tf
 from keras import ops
 
 from tfvae import losses
-from tfvae._checks import (
-    check_binary,
-    check_codes,
-    check_image_batch,
-    check_int,
-    check_levels,
-    check_positive_number,
-    check_replica_batch,
-    check_value_range,
-)
+from tfvae._checks import check_int, check_positive_number, check_value_range
+from tfvae._input_checks import check_binary, check_codes, check_image_batch, check_levels, check_replica_batch
 from tfvae.layers.vector_quantizer import COMMITMENT_COST, DECAY, VectorQuantizer, VectorQuantizerEMA
 from tfvae.metrics import CodebookPerplexity, CodebookUsage
 from tfvae.models import _signatures, networks
