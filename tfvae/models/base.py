@@ -4,7 +4,8 @@ Every model overrides `train_step`, `test_step`, `predict_step`, `call`,
 `metrics` and `get_config`, and nothing of Keras' entry points: `fit`,
 `evaluate`, `predict` and the `*_on_batch` methods are Keras' own, so
 callbacks, `tf.distribute`, `.keras` files and `ExportArchive` work as Keras
-documents them.
+documents them. The one private hook touched, for multi-worker training, is
+in `tfvae/_compat.py` (`ModelInternals`), gated and tested there.
 
 `compile` resolves two defaults with public API, as keras-hub's tasks do:
 `jit_compile="auto"` becomes the model's measured `jit_compile_default`
@@ -19,7 +20,7 @@ Input checks: shapes and dtypes are checked when a step is traced and raise
 "assertion failed:"). XLA removes `Assert` ops, so a model compiled with XLA
 checks no values inside its steps: `jit_compile="auto"` therefore chooses XLA
 only for models that are not validating (`validate_inputs=False`), and an
-explicit `jit_compile=True` with validation on warns once.
+explicit `jit_compile=True` with validation on warns.
 """
 
 import warnings
