@@ -27,6 +27,13 @@ def check_seed(seed, name="seed"):
     return None if seed is None else int(seed)
 
 
+def check_jit_compile(jit_compile):
+    """Validates a `jit_compile` argument: True, False or "auto"; returns it."""
+    if jit_compile != "auto" and not isinstance(jit_compile, bool):
+        raise ValueError(f"`jit_compile` must be True, False or 'auto'; received jit_compile={jit_compile!r}.")
+    return jit_compile
+
+
 def check_int(value, name, minimum):
     """Validates an int argument that must be >= `minimum` (bools refused); returns it as an int."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:

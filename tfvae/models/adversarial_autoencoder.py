@@ -327,9 +327,8 @@ class AdversarialAutoencoder(Autoencoder):
         """Draws of p(z) = N(0, I), or of p(z|y) for `labels`, one per code in `like` (different on every
         replica under tf.distribute); `seed` as in `GaussianSampler`."""
         zeros = ops.zeros_like(like)
-        draws = ops.cast(
-            self.prior_sampler([zeros, zeros], seed=seed), "float32"
-        )  # float32 as the codes, under any policy
+        # float32 as the codes, under any policy.
+        draws = ops.cast(self.prior_sampler([zeros, zeros], seed=seed), "float32")
         return draws if labels is None else draws + self._class_means(labels)
 
     def _logits(self, z, labels, training):

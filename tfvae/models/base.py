@@ -29,7 +29,7 @@ import keras
 import tensorflow as tf
 from keras import ops
 
-from tfvae._checks import VALUE_RANGES, check_positive_int
+from tfvae._checks import VALUE_RANGES, check_jit_compile, check_positive_int
 from tfvae._compat import ModelInternals, reducible_step_results
 
 
@@ -73,12 +73,11 @@ class BaseModel(ModelInternals):
             **kwargs: `keras.Model.compile`'s (`loss`, `metrics`, ...).
         """
         steps_per_execution = check_positive_int(steps_per_execution, "steps_per_execution")
-        self._jit_compile_argument = jit_compile  # saved as given: "auto" is resolved again on loading
+        # Saved as given: "auto" is resolved again on loading.
+        self._jit_compile_argument = jit_compile = check_jit_compile(jit_compile)
         if jit_compile == "auto":
             jit_compile = (bool(self.jit_compile_default) and not self.validate_inputs
                            and self.distribute_strategy.num_replicas_in_sync == 1)
-        elif not isinstance(jit_compile, bool):
-            raise ValueError(f"`jit_compile` must be True, False or 'auto'; received jit_compile={jit_compile!r}.")
         elif jit_compile and self.validate_inputs:
             warnings.warn(
                 f"{type(self).__name__}: jit_compile=True removes the value checks inside the steps (XLA drops "

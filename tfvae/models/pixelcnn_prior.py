@@ -9,7 +9,14 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 from keras import layers, ops
 
-from tfvae._checks import check_int, check_num_classes, check_positive_int, check_positive_number, check_seed
+from tfvae._checks import (
+    check_int,
+    check_jit_compile,
+    check_num_classes,
+    check_positive_int,
+    check_positive_number,
+    check_seed,
+)
 from tfvae._input_checks import check_codes, check_labels, check_replica_batch, check_sample_labels, split_labels
 from tfvae.layers.gated_pixelcnn_block import GatedPixelCNNBlock
 from tfvae.models.base import BaseModel
@@ -282,8 +289,7 @@ class PixelCNNPrior(BaseModel):
         """
         who = f"{type(self).__name__}.sample"
         seed, temperature, labels = self._sample_args(n, seed, temperature, labels, who)
-        if jit_compile != "auto" and not isinstance(jit_compile, bool):
-            raise ValueError(f"`jit_compile` must be True, False or 'auto'; received jit_compile={jit_compile!r}.")
+        check_jit_compile(jit_compile)
         return self._sampler(self._noise(n, seed), tf.constant(temperature, tf.float32), labels, jit_compile)
 
     def _noise(self, n, seed):
