@@ -26,11 +26,11 @@ def _models():
     vq = tfvae.VQVAE.conv((12, 12, 1), num_embeddings=8, embedding_dim=4, hidden_filters=8, residual_filters=4,
                           num_residual_blocks=1)
     ema = tfvae.VQVAE.conv((12, 12, 1), num_embeddings=8, embedding_dim=4, hidden_filters=8, residual_filters=4,
-                           num_residual_blocks=1, quantizer="ema", reconstruction="bernoulli")
+                           num_residual_blocks=1, quantizer="ema", likelihood="bernoulli")
     prior = tfvae.PixelCNNPrior(ema.grid_shape, 8, filters=8, num_layers=2, num_classes=3)
     ae = tfvae.Autoencoder.conv((8, 8, 1), latent_dim=3, filters=(4,), hidden_units=8, noise_stddev=0.2, dropout=0.1)
     aae = tfvae.AdversarialAutoencoder.mlp((6, 6, 1), latent_dim=3, hidden_units=(16,), discriminator_units=(8,),
-                                           reconstruction="bernoulli")
+                                           likelihood="bernoulli")
     saae = tfvae.AdversarialAutoencoder.mlp((6, 6, 1), latent_dim=3, hidden_units=(16,), discriminator_units=(8,),
                                             num_classes=3)
     return {"vae": (vae, None), "cvae": (cvae, None), "vqvae": (vq, None), "vqvae_prior": (ema, prior),
@@ -51,7 +51,7 @@ def _inputs(model, prior, name, n=4):
             out["codes"] = rng.integers(0, model.num_embeddings, shape).astype("int32")
         elif spec.name == "noise" and prior is not None:
             out["noise"] = rng.random(shape).astype("float32")
-        elif spec.name == "images" and getattr(model, "reconstruction", "mse") == "bernoulli":
+        elif spec.name == "images" and str(getattr(model, "likelihood", "")) == "bernoulli":
             out["images"] = (rng.random(shape) < 0.5).astype("float32")
         else:
             out[spec.name] = rng.random(shape).astype("float32")

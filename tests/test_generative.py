@@ -9,9 +9,9 @@ from tfvae import generative
 rng = np.random.default_rng(0)
 
 
-def _pair(reconstruction="mse", **prior_kwargs):
+def _pair(likelihood="mean_squared_error", **prior_kwargs):
     vqvae = tfvae.VQVAE.conv((8, 8, 1), num_embeddings=6, embedding_dim=3, hidden_filters=8, residual_filters=4,
-                             num_residual_blocks=1, reconstruction=reconstruction)
+                             num_residual_blocks=1, likelihood=likelihood)
     prior = tfvae.PixelCNNPrior(vqvae.grid_shape, 6, filters=8, num_layers=2, **prior_kwargs)
     return vqvae, prior
 

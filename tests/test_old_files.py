@@ -32,6 +32,8 @@ def test_the_files_give_the_outputs_of_0_1():
     np.testing.assert_allclose(vae.decode(e["vae_mean"]).numpy(), e["vae_decoded"], **tol)
     np.testing.assert_allclose(_load("cvae").encode(e["x"], e["labels"])[0].numpy(), e["cvae_mean"], **tol)
     vqvae = _load("vqvae")
+    # Saved with tfvae 0.1's `reconstruction=`: loaded (silently) as today's `likelihood=`.
+    assert str(vqvae.likelihood) == "bernoulli" and str(_load("autoencoder").likelihood) == "squared_error"
     np.testing.assert_array_equal(vqvae.encode(e["x8"]).numpy(), e["vqvae_codes"])
     np.testing.assert_allclose(vqvae.reconstruct(e["x8"]).numpy(), e["vqvae_reconstruction"], **tol)
     np.testing.assert_allclose(_load("autoencoder").reconstruct(e["x"]).numpy(), e["autoencoder_reconstruction"],

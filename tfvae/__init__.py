@@ -12,7 +12,18 @@ if keras.backend.backend() != "tensorflow":
         f"{keras.backend.backend()!r}. Set KERAS_BACKEND=tensorflow before importing keras."
     )
 
-from tfvae import callbacks, data, export, generative, images, layers, losses, metrics, serving  # noqa: E402
+from tfvae import (  # noqa: E402
+    callbacks,
+    data,
+    export,
+    generative,
+    images,
+    layers,
+    likelihoods,
+    losses,
+    metrics,
+    serving,
+)
 from tfvae.layers import (  # noqa: E402
     GatedPixelCNNBlock,
     GaussianSampler,
@@ -49,6 +60,7 @@ __all__ = [
     "generative",
     "images",
     "layers",
+    "likelihoods",
     "losses",
     "metrics",
     "serving",

@@ -92,6 +92,6 @@ def nll_bound(vqvae, prior, x, labels=None, observation_scale=None, num_bins=256
         prior_nats.append(-prior.log_prob(codes, lb).numpy())
     recon, prior_nats = np.concatenate(recon).astype(np.float64), np.concatenate(prior_nats).astype(np.float64)
     total = recon + prior_nats
-    likelihood = "bernoulli" if vqvae.reconstruction == "bernoulli" else "discretized_gaussian"
+    likelihood, _ = vqvae.discrete_likelihood(observation_scale, num_bins)
     return {"reconstruction_nats": recon, "prior_nats": prior_nats, "total_nats": total,
-            "bits_per_dim": bits_per_dim(total, x, likelihood, num_bins)}
+            "bits_per_dim": bits_per_dim(total, x, likelihood)}

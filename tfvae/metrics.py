@@ -11,42 +11,45 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
-from tfvae._input_checks import check_binary, check_levels
+from tfvae import likelihoods
 
 __all__ = ["CodebookPerplexity", "CodebookUsage", "bits_per_dim", "gaussian_kernel_mmd"]
 
-# Likelihoods whose values are probabilities of discrete data, and so have bits per dimension.
-DISCRETE_LIKELIHOODS = ("bernoulli", "discretized_gaussian")
-
-
-def bits_per_dim(nats, images, likelihood, num_bins=256):
+def bits_per_dim(nats, images, likelihood, num_bins=None):
     """Nats per image as bits per dimension, for a likelihood that is a probability of these images.
 
     Bits per dimension compare models on discrete data only: a Bernoulli
     likelihood of binary images, or a discretised Gaussian of images on the
-    `num_bins` levels of [0, 1]. A Gaussian density has no such figure (on
-    discrete data it is not a probability), and a Bernoulli likelihood of grey
-    levels is not one either: those raise `ValueError`.
+    `num_bins` levels of [0, 1]. A Gaussian density or a squared error has no
+    such figure (on discrete data it is not a probability), and a Bernoulli
+    likelihood of grey levels is not one either: those raise `ValueError`.
 
     Args:
         nats: float or array. -log p in nats per image.
         images: array `(n, ...)`: the images those nats were measured on.
-        likelihood: str. "bernoulli" or "discretized_gaussian".
-        num_bins: int. Levels of the discretised Gaussian.
+        likelihood: a `tfvae.likelihoods` name or object (e.g. a model's
+            `.likelihood`): "bernoulli" or "discretized_gaussian".
+        num_bins: int or None. Levels of a discretised Gaussian given by name
+            (None: 256); objects carry their own.
 
     Returns:
         `nats / (dims * ln 2)`, dims the number of values in one image.
+
+    Example:
+
+    >>> import numpy as np, tfvae
+    >>> x = np.zeros((1, 8, 8, 1), "float32")
+    >>> float(tfvae.metrics.bits_per_dim(64 * np.log(2.0), x, "bernoulli"))
+    1.0
     """
     who = "bits_per_dim"
-    if likelihood == "bernoulli":
-        check_binary(images, who)
-    elif likelihood == "discretized_gaussian":
-        check_levels(images, num_bins, who)
-    else:
-        raise ValueError(
-            f"{who}: bits per dimension are defined for likelihoods of discrete data {DISCRETE_LIKELIHOODS}; "
-            f"received likelihood={likelihood!r} (a density, not a probability of the pixels)."
-        )
+    if num_bins is not None:
+        if likelihood != "discretized_gaussian":
+            raise ValueError(f"{who}: num_bins goes with likelihood='discretized_gaussian'; received "
+                             f"num_bins={num_bins!r} with likelihood={likelihood!r}.")
+        likelihood = likelihoods.DiscretizedGaussian(num_bins)
+    likelihood = likelihoods.get(likelihood, who=who)
+    likelihood.check_data(images, who)  # refuses densities, distances and data they are no probability of
     dims = int(np.prod(np.shape(images)[1:]))
     return np.asarray(nats) / (dims * np.log(2.0))
 

@@ -188,7 +188,7 @@ def train_autoencoder(dataset, model_args, config, architecture="mlp", adversari
     Args:
         dataset: str. A name of `tfvae.data.DATASETS`.
         model_args: dict. Arguments of the builder (latent_dim, noise_stddev,
-            dropout, reconstruction, num_classes for the adversarial one's
+            dropout, likelihood, num_classes for the adversarial one's
             class-conditional prior, ...); the rest take the builder's defaults.
         config: `FitConfig`. The adversarial autoencoder's three optimizers
             are Adam at `config.learning_rate`.
@@ -210,7 +210,7 @@ def train_autoencoder(dataset, model_args, config, architecture="mlp", adversari
             kind = "an adversarial autoencoder" + (" with a class-conditional prior" if conditional else "")
         else:
             kind = "a denoising autoencoder" if model.noise_stddev else "an autoencoder"
-        return _compiled(model, config, f"{kind} ({architecture}, {model.reconstruction}, code size "
+        return _compiled(model, config, f"{kind} ({architecture}, {model.likelihood}, code size "
                                         f"{model.latent_dim}) on {dataset} {config.split}")
 
     return fit_resumable(build, train_data, config, validation_data)

@@ -15,13 +15,13 @@ def _sigmoid(t):
     return 1.0 / (1.0 + np.exp(-t))
 
 
-@pytest.mark.parametrize("reconstruction", ["squared_error", "bernoulli"])
-def test_evaluate_is_the_per_example_distance_of_numpy(reconstruction):
+@pytest.mark.parametrize("likelihood", ["squared_error", "bernoulli"])
+def test_evaluate_is_the_per_example_distance_of_numpy(likelihood):
     keras.utils.set_random_seed(1)
-    ae = tfvae.Autoencoder.mlp((5, 4, 1), latent_dim=3, hidden_units=(7,), reconstruction=reconstruction)
+    ae = tfvae.Autoencoder.mlp((5, 4, 1), latent_dim=3, hidden_units=(7,), likelihood=likelihood)
     x = (rng.random((11, 5, 4, 1)) < 0.5).astype("float32")
     raw = ae.decoder(ae.encoder(x)).numpy().astype(np.float64)  # values, or Bernoulli logits
-    if reconstruction == "squared_error":
+    if likelihood == "squared_error":
         per_example = ((x - raw) ** 2).sum(axis=(1, 2, 3))
         np.testing.assert_allclose(ae.reconstruct(x).numpy(), raw, rtol=1e-6, atol=1e-6)
     else:
@@ -80,12 +80,13 @@ def test_dropout_builders_put_dropout_in_both_networks(builder):
 
 
 @pytest.mark.parametrize("kwargs, match", [
-    ({"reconstruction": "l1"}, "reconstruction"),
+    ({"likelihood": "l1"}, "likelihood='l1'"),
+    ({"likelihood": "gaussian"}, "likelihood='gaussian'"),
     ({"noise_stddev": -0.1}, "noise_stddev"),
     ({"noise_stddev": float("nan")}, "noise_stddev"),
     ({"dropout": 1.0}, "dropout"),
     ({"dropout": -0.2}, "dropout"),
-    ({"reconstruction": "bernoulli", "value_range": "centered"}, "value_range"),
+    ({"likelihood": "bernoulli", "value_range": "centered"}, "value_range"),
     ({"value_range": "bytes"}, "value_range"),
     ({"seed": 1.5}, "seed"),
 ])
@@ -163,7 +164,7 @@ def test_keras_file_round_trip_in_a_fresh_process(tmp_path):
         "dae_mlp": tfvae.Autoencoder.mlp((6, 6, 1), latent_dim=3, hidden_units=(16,), noise_stddev=0.2,
                                          dropout=0.1, seed=3),
         "ae_conv_bernoulli": tfvae.Autoencoder.conv((12, 10, 1), latent_dim=3, filters=(4, 8), hidden_units=16,
-                                                    reconstruction="bernoulli"),
+                                                    likelihood="bernoulli"),
     }
     for name, ae in models.items():
         ae.compile("adam")
@@ -185,7 +186,7 @@ def test_keras_file_round_trip_in_a_fresh_process(tmp_path):
             np.testing.assert_allclose(ae.reconstruct(x).numpy(), np.load(f"{{d}}/{{name}}_y.npy"), atol=1e-6)
             np.testing.assert_allclose(ae.encode(x).numpy(), np.load(f"{{d}}/{{name}}_z.npy"), atol=1e-6)
             assert ae.optimizer.iterations.numpy() == 2
-            print(name, ae.reconstruction, ae.noise_stddev, "ok")
+            print(name, ae.likelihood, ae.noise_stddev, "ok")
         """,
         args=(str(tmp_path),),
     )

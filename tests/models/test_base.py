@@ -24,7 +24,7 @@ def _images(n=8, bad=None):
 
 def _vqvae():
     return tfvae.VQVAE.conv((12, 12, 1), num_embeddings=8, embedding_dim=3, hidden_filters=8,
-                            residual_filters=4, num_residual_blocks=0, reconstruction="bernoulli", seed=0)
+                            residual_filters=4, num_residual_blocks=0, likelihood="bernoulli", seed=0)
 
 
 def test_auto_means_the_measured_default_where_no_check_is_lost():
@@ -109,7 +109,7 @@ def test_metrics_are_means_over_examples_not_over_batches():
 
     # VQ-VAE: normalised squared error of its (deterministic) reconstructions, from NumPy.
     vq = _vqvae()
-    vq.reconstruction, vq.data_variance = "mse", 0.2
+    vq.likelihood, vq.data_variance = tfvae.likelihoods.get("mean_squared_error"), 0.2
     vq.compile("adam")
     err = np.mean((vq.reconstruct(x).numpy().astype(np.float64) - x) ** 2, axis=(1, 2, 3)) / 0.2
     assert abs(err.mean() - np.mean([err[:10].mean(), err[10:].mean()])) > 1e-4

@@ -92,18 +92,19 @@ def test_bad_images_raise_value_error(method):
 
 
 def test_bernoulli_reconstruction_checks_range():
-    model = _small(reconstruction="bernoulli")
+    model = _small(likelihood="bernoulli")
     with pytest.raises(ValueError, match="between 0.0 and 1.0|lie in"):
         model.encode(rng.random((2, 12, 12, 1)).astype("float32") * 2)
 
 
 @pytest.mark.parametrize(
     "kwargs, match",
-    [(dict(quantizer="kmeans"), "quantizer"), (dict(reconstruction="l1"), "reconstruction"),
+    [(dict(quantizer="kmeans"), "quantizer"), (dict(likelihood="l1"), "likelihood='l1'"),
+     (dict(likelihood="gaussian"), "likelihood"),
      (dict(data_variance=0.0), "data_variance"), (dict(num_downsamplings=0), "num_downsamplings"),
      (dict(num_downsamplings=True), "num_downsamplings=True"),
      (dict(value_range="raw"), "value_range='raw'"),
-     (dict(reconstruction="bernoulli", value_range="centered"), "reconstruction='bernoulli'.*value_range='unit'")],
+     (dict(likelihood="bernoulli", value_range="centered"), "likelihood='bernoulli'.*value_range='unit'")],
 )
 def test_rejects_bad_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
@@ -176,19 +177,19 @@ def test_short_mnist_run_beats_a_collapsed_codebook(quantizer):
     assert result["codebook_usage"] > VQ_MIN_USAGE
 
 
-@pytest.mark.parametrize("reconstruction", ["mse", "bernoulli"])
-def test_vq_terms_are_on_the_scale_of_the_reconstruction(reconstruction):
+@pytest.mark.parametrize("likelihood", ["mean_squared_error", "bernoulli"])
+def test_vq_terms_are_on_the_scale_of_the_reconstruction(likelihood):
     """Bernoulli: nats summed over pixels, so the VQ terms are sums over positions and dimensions
     (eq. 3 of the paper); MSE: a mean over pixels, so they are means."""
     vq = tfvae.VQVAE.conv((8, 8, 1), num_embeddings=6, embedding_dim=3, hidden_filters=8, residual_filters=4,
-                          num_residual_blocks=1, reconstruction=reconstruction, commitment_cost=0.25)
+                          num_residual_blocks=1, likelihood=likelihood, commitment_cost=0.25)
     vq.compile("adam")
     x = (rng.random((5, 8, 8, 1)) < 0.4).astype("float32")
     z = vq.encoder(x).numpy().astype(np.float64)
     e = vq.quantizer.embeddings.numpy().astype(np.float64)
     nearest = np.argmin(((z[..., None, :] - e) ** 2).sum(-1), axis=-1)
     squared = ((z - e[nearest]) ** 2).reshape(5, -1)
-    per_example = squared.sum(1) if reconstruction == "bernoulli" else squared.mean(1)
+    per_example = squared.sum(1) if likelihood == "bernoulli" else squared.mean(1)
     r = vq.evaluate(x, batch_size=5, verbose=0, return_dict=True)
     np.testing.assert_allclose(r["vq_loss"], 1.25 * per_example.mean(), rtol=1e-4)
 

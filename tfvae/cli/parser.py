@@ -144,8 +144,9 @@ def build_parser():
                     type=_number(float, 0, 1, high_open=True))
         _model_flag(p, owner, "--noise-stddev", "ae_noise_stddev", "training corruption N(0, s^2) (denoising)",
                     type=_number(float, 0))
-        p.add_argument("--reconstruction", choices=["squared_error", "bernoulli"], dest="ae_reconstruction",
-                       help="default: bernoulli for binary data, squared_error otherwise")
+        p.add_argument("--likelihood", "--reconstruction", choices=["squared_error", "bernoulli"],
+                       dest="ae_likelihood", help="reconstruction term (default: bernoulli for binary data, "
+                                                  "squared_error otherwise; --reconstruction is tfvae 0.1's name)")
         if adversarial:
             _model_flag(p, f"{owner}.mlp / .conv", "--discriminator-units", "ae_discriminator_units",
                         "discriminator hidden layer widths", type=POSITIVE_INT, nargs="+")

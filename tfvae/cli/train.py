@@ -107,8 +107,8 @@ def _train_autoencoder(a):
     info = data.dataset_info(a.dataset)
     config = _fit_config(a, a.kind, 100)
     ae_args = builder_args(a, "ae_")
-    if "reconstruction" not in ae_args:  # what the data are decides, so this default lives here
-        ae_args["reconstruction"] = "bernoulli" if info.binary else "squared_error"
+    if "likelihood" not in ae_args:  # what the data are decides, so this default lives here
+        ae_args["likelihood"] = "bernoulli" if info.binary else "squared_error"
     if a.conditional:
         if not info.num_classes:
             raise ValueError(f"{a.dataset!r} has no labels; received --conditional.")

@@ -36,32 +36,3 @@ def per_seed(seeds, shape, dist):
         return tf.random.stateless_uniform(shape, seed=pair)
 
     return tf.map_fn(one, seeds, fn_output_signature=tf.float32)
-
-
-def gaussian_prior_samplers(decode, latent_dim, prior_mean=None, conditional=False):
-    """The `sample` and `sample_from_noise` signatures of a model with a Gaussian prior N(mu, I).
-
-    Args:
-        decode: `decode(z, labels) -> {"images": ...}` for latents `(batch, latent_dim)`.
-        latent_dim: int.
-        prior_mean: `prior_mean(labels) -> (batch, latent_dim)` or None (mu = 0). It may return None
-            for N(0, I) too.
-        conditional: whether both signatures take an int32 `label` per image.
-
-    Returns:
-        `{"sample": one int64 seed per image -> images, "sample_from_noise": N(0, I) noise -> images}`.
-    """
-    label = [spec((None,), tf.int32, "label")] if conditional else []
-
-    def sample_from_noise(noise, *labels):
-        labels = labels[0] if labels else None
-        shift = None if prior_mean is None or labels is None else prior_mean(labels)
-        return decode(noise if shift is None else noise + shift, labels)
-
-    def sample(seed, *labels):
-        return sample_from_noise(per_seed(seed, [latent_dim], "normal"), *labels)
-
-    return {
-        "sample": signature(sample, [spec((None,), tf.int64, "seed"), *label]),
-        "sample_from_noise": signature(sample_from_noise, [spec((None, latent_dim), tf.float32, "noise"), *label]),
-    }

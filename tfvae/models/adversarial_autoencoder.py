@@ -9,11 +9,12 @@ from keras import ops
 
 from tfvae import losses
 from tfvae._checks import check_num_classes, check_positive_int
-from tfvae._input_checks import check_labels, check_replica_batch, check_sample_labels, split_labels
+from tfvae._input_checks import check_labels, check_replica_batch, split_labels
 from tfvae.layers.gaussian_sampler import GaussianSampler
 from tfvae.metrics import gaussian_kernel_mmd
-from tfvae.models import _signatures, networks
+from tfvae.models import networks
 from tfvae.models.autoencoder import Autoencoder
+from tfvae.models.gaussian_prior import GaussianPrior
 
 # The nearest two class means of the default class-conditional prior lie this far apart: 3 standard
 # deviations from each mean to the boundary between them (4 and 5 left samples of the asked digit more often
@@ -121,7 +122,7 @@ class AdversarialAutoencoder(Autoencoder):
             mixture; on a line for 1-D codes). The means in use are kept in
             the config, so a saved model samples from the prior it was
             trained against.
-        **kwargs: `Autoencoder`'s arguments (reconstruction, noise_stddev,
+        **kwargs: `Autoencoder`'s arguments (likelihood, noise_stddev,
             validate_inputs, value_range, seed; `seed` also seeds the prior
             draws of training) and the base `keras.Model`'s.
 
@@ -177,6 +178,9 @@ class AdversarialAutoencoder(Autoencoder):
             )
         self.num_classes = None if num_classes is None else check_num_classes(num_classes)
         self.prior_means = None if prior_means is None else self._checked_means(prior_means)
+        # The default means are set in build(), once the code size is known: read when the prior is used.
+        self._prior = GaussianPrior(self.num_classes,
+                                    None if self.num_classes is None else (lambda: self.prior_means))
         self.discriminator = discriminator
         # Its own stream: the prior's draws must not repeat the corruption noise.
         self.prior_sampler = GaussianSampler(seed=None if self.seed is None else self.seed + 1, name="prior_sampler")
@@ -319,18 +323,6 @@ class AdversarialAutoencoder(Autoencoder):
             return x, tf.convert_to_tensor(labels)
         return x, check_labels(labels, self.num_classes, x.shape[0], who)
 
-    def _class_means(self, labels):
-        """mu_y of p(z|y) per label `(batch, latent_dim)`."""
-        return ops.take(ops.convert_to_tensor(self.prior_means), ops.cast(labels, "int32"), axis=0)
-
-    def _prior_draws(self, like, labels, seed=None):
-        """Draws of p(z) = N(0, I), or of p(z|y) for `labels`, one per code in `like` (different on every
-        replica under tf.distribute); `seed` as in `GaussianSampler`."""
-        zeros = ops.zeros_like(like)
-        # float32 as the codes, under any policy.
-        draws = ops.cast(self.prior_sampler([zeros, zeros], seed=seed), "float32")
-        return draws if labels is None else draws + self._class_means(labels)
-
     def _logits(self, z, labels, training):
         inputs = z if labels is None else [z, ops.one_hot(ops.cast(labels, "int32"), self.num_classes)]
         return ops.cast(self.discriminator(inputs, training=training), "float32")
@@ -353,7 +345,7 @@ class AdversarialAutoencoder(Autoencoder):
         encoder_tape = tf.GradientTape()
         with encoder_tape:
             codes = self._encode(self._corrupt(x), training=True)
-        draws = self._prior_draws(codes, labels)
+        draws = self._prior.draws_like(codes, labels, self.prior_sampler)  # different on every replica
         fixed = ops.stop_gradient(codes)
         with tf.GradientTape() as discriminator_tape:
             d_loss = losses.discriminator_loss(self._logits(draws, labels, True), self._logits(fixed, labels, True))
@@ -369,9 +361,9 @@ class AdversarialAutoencoder(Autoencoder):
         who = f"{type(self).__name__}.evaluate"
         (x, labels), _ = check_replica_batch(self._check_step_data(data, who), who)
         codes = self._encode(x)
-        draws = self._prior_draws(codes, labels, seed=self.evaluation_seed)
+        draws = self._prior.draws_like(codes, labels, self.prior_sampler, seed=self.evaluation_seed)
         code_logits = self._logits(codes, labels, False)
-        return self._report(loss=self._distance(x, self._decoded(codes)),
+        return self._report(loss=self.likelihood.negative_log_likelihood(x, self._decoded(codes)),
                             discriminator_loss=losses.discriminator_loss(self._logits(draws, labels, False),
                                                                          code_logits),
                             generator_loss=losses.generator_loss(code_logits), mmd=self._mmd(codes, draws))
@@ -392,13 +384,8 @@ class AdversarialAutoencoder(Autoencoder):
         """
         who = f"{type(self).__name__}.sample"
         self._require_built(who)
-        n = check_positive_int(n, "n")
-        z = keras.random.normal((n, self.latent_dim), seed=seed)
-        if self.num_classes is None:
-            if labels is not None:
-                raise ValueError(f"{who}: the prior N(0, I) takes no labels; received labels.")
-            return self.decode(z)
-        return self.decode(z + self._class_means(check_sample_labels(labels, n, self.num_classes, who)))
+        z, _ = self._prior.sample_latents(check_positive_int(n, "n"), self.latent_dim, seed, labels, who)
+        return self.decode(z)
 
     def discriminate(self, z, labels=None):
         """The discriminator's probability that codes `(batch, latent_dim)` are draws of p(z) (of p(z|y) for
@@ -419,9 +406,8 @@ class AdversarialAutoencoder(Autoencoder):
         `label` per image too."""
         return {
             **super().serving_functions(),
-            **_signatures.gaussian_prior_samplers(
-                lambda z, labels: {"images": self._output(self._decoded(z))}, self.latent_dim,
-                prior_mean=self._class_means, conditional=self.num_classes is not None),
+            **self._prior.serving_functions(lambda z, labels: {"images": self.likelihood.mean(self._decoded(z))},
+                                            self.latent_dim),
         }
 
     # ---------------------------------------------------------- serialisation

@@ -7,14 +7,14 @@ import keras
 import tensorflow as tf
 from keras import ops
 
-from tfvae import losses
+from tfvae import likelihoods
 from tfvae._checks import check_rate, check_value_range
 from tfvae._input_checks import check_image_batch, check_replica_batch
 from tfvae.layers.gaussian_sampler import GaussianSampler
 from tfvae.models import _signatures, networks
-from tfvae.models.base import BaseModel
+from tfvae.models.base import BaseModel, renamed_attribute
 
-RECONSTRUCTIONS = ("squared_error", "bernoulli")
+LIKELIHOODS = ("squared_error", "bernoulli")
 
 
 @keras.saving.register_keras_serializable(package="tfvae")
@@ -42,7 +42,9 @@ class Autoencoder(BaseModel):
             `model.build((None, *image_shape))`.
         decoder: keras.Model. Codes `(batch, latent_dim)` to images: values
             ("squared_error") or Bernoulli logits ("bernoulli").
-        reconstruction: "squared_error" or "bernoulli" (binary data in [0, 1]).
+        likelihood: "squared_error" (the default) or "bernoulli" (binary data
+            in [0, 1]), or the `tfvae.likelihoods` object of that name: the
+            reconstruction distance.
         noise_stddev: float >= 0. Standard deviation of the training corruption,
             in the units of the data (0: a plain autoencoder).
         validate_inputs: bool. Check images for shape, dtype, NaN/Inf and range,
@@ -51,6 +53,8 @@ class Autoencoder(BaseModel):
             only): the range of the data, which inputs must lie in, corrupted
             inputs are clipped to and exported models record.
         seed: int or None. Seed of the corruption noise.
+        reconstruction: deprecated name of `likelihood` (tfvae 0.1), accepted
+            with a DeprecationWarning.
         **kwargs: base `keras.Model` arguments (`name`, ...).
 
     Call arguments:
@@ -80,23 +84,26 @@ class Autoencoder(BaseModel):
     # (benchmarks/bench_throughput.py; README, "XLA on CPU").
     jit_compile_default = False
 
-    def __init__(self, encoder, decoder, reconstruction="squared_error", noise_stddev=0.0, validate_inputs=True,
-                 value_range="unit", seed=None, **kwargs):
+    _renamed_arguments = {"reconstruction": ("likelihood", {})}
+    reconstruction = renamed_attribute("reconstruction", "likelihood", {})
+
+    def __init__(self, encoder, decoder, likelihood=None, noise_stddev=0.0, validate_inputs=True,
+                 value_range="unit", seed=None, reconstruction=None, **kwargs):
         kwargs.setdefault("name", "autoencoder")
         super().__init__(**kwargs)
         for arg, net in (("encoder", encoder), ("decoder", decoder)):
             if not isinstance(net, keras.layers.Layer):
                 raise ValueError(f"`{arg}` must be a keras.Model or Layer; received {arg}={net!r}.")
-        if reconstruction not in RECONSTRUCTIONS:
-            raise ValueError(
-                f"`reconstruction` must be one of {RECONSTRUCTIONS}; received reconstruction={reconstruction!r}.")
+        likelihood = self._renamed("reconstruction", reconstruction, likelihood)
+        likelihood = likelihoods.get(LIKELIHOODS[0] if likelihood is None else likelihood, LIKELIHOODS,
+                                     type(self).__name__)
         if (isinstance(noise_stddev, bool) or not isinstance(noise_stddev, numbers.Real)
                 or not math.isfinite(noise_stddev) or noise_stddev < 0):
             raise ValueError(f"`noise_stddev` must be a number >= 0; received noise_stddev={noise_stddev!r}.")
-        check_value_range(value_range, "reconstruction='bernoulli'" if reconstruction == "bernoulli" else None)
+        check_value_range(value_range, f"likelihood={likelihood.name!r}" if likelihood.unit_range_only else None)
         self.encoder = encoder
         self.decoder = decoder
-        self.reconstruction = reconstruction
+        self.likelihood = likelihood
         self.noise_stddev = float(noise_stddev)
         self.validate_inputs = bool(validate_inputs)
         self.value_range = value_range
@@ -129,7 +136,7 @@ class Autoencoder(BaseModel):
             hidden_units: int or tuple of ints. Hidden layer widths.
             activation: activation of the hidden layers.
             dropout: float in [0, 1). Dropout rate after every hidden layer.
-            **kwargs: arguments of the class (reconstruction, noise_stddev, ...).
+            **kwargs: arguments of the class (likelihood, noise_stddev, ...).
         """
         units = networks.as_units(hidden_units)
         dropout = check_rate(dropout, "dropout")
@@ -206,20 +213,11 @@ class Autoencoder(BaseModel):
     def _decoded(self, z, training=False):
         return self.decoder(z, training=training)
 
-    def _output(self, decoded):
-        decoded = ops.cast(decoded, "float32")
-        return ops.sigmoid(decoded) if self.reconstruction == "bernoulli" else decoded
-
-    def _distance(self, x, decoded):
-        """The reconstruction distance per example `(batch,)`."""
-        if self.reconstruction == "bernoulli":
-            return -losses.bernoulli_log_likelihood(x, decoded)
-        return losses.squared_error(x, decoded)
-
     def _reconstruction_step(self, x, n):
         """One update of encoder and decoder on the reconstruction distance; returns it per example."""
         with tf.GradientTape() as tape:
-            distance = self._distance(x, self._decoded(self._encode(self._corrupt(x), True), True))
+            decoded = self._decoded(self._encode(self._corrupt(x), True), True)
+            distance = self.likelihood.negative_log_likelihood(x, decoded)
             self._minimize(tape, distance, n, self.optimizer, self._autoencoder_variables(),
                            self.encoder.losses + self.decoder.losses)
         return distance
@@ -230,7 +228,7 @@ class Autoencoder(BaseModel):
     # ------------------------------------------------------------- keras API
     def call(self, inputs, training=False):
         x = self._corrupt(inputs) if training else inputs
-        return self._output(self._decoded(self._encode(x, training), training))
+        return self.likelihood.mean(self._decoded(self._encode(x, training), training))
 
     @property
     def metrics(self):
@@ -244,7 +242,7 @@ class Autoencoder(BaseModel):
     def test_step(self, data):
         who = f"{type(self).__name__}.evaluate"
         x, _ = check_replica_batch(self._check_step_data(data, who), who)
-        return self._report(loss=self._distance(x, self._decoded(self._encode(x))))
+        return self._report(loss=self.likelihood.negative_log_likelihood(x, self._decoded(self._encode(x))))
 
     def predict_step(self, data):
         return self(self._check_step_data(data, f"{type(self).__name__}.predict"), training=False)
@@ -259,7 +257,7 @@ class Autoencoder(BaseModel):
         who = f"{type(self).__name__}.decode"
         self._require_built(who)
         z = check_image_batch(z, (self.latent_dim,), None, who)
-        return self._output(self._decoded(z))
+        return self.likelihood.mean(self._decoded(z))
 
     def reconstruct(self, x):
         """decode(encode(x)): for a denoising model, the clean image it recovers from a noisy one."""
@@ -282,7 +280,7 @@ class Autoencoder(BaseModel):
             return {"latent": self._encode(images)}
 
         def decode(latent):
-            return {"images": self._output(self._decoded(latent))}
+            return {"images": self.likelihood.mean(self._decoded(latent))}
 
         return {
             "serving_default": _signatures.signature(reconstruct, images),
@@ -296,7 +294,7 @@ class Autoencoder(BaseModel):
         config = super().get_config()
         config.update(
             self._nested_config(),
-            reconstruction=self.reconstruction,
+            likelihood=likelihoods.serialize(self.likelihood),
             noise_stddev=self.noise_stddev,
             validate_inputs=self.validate_inputs,
             value_range=self.value_range,

@@ -54,6 +54,10 @@ class BaseModel(ModelInternals):
     # so that evaluation does not consume the training stream (fit with and without validation_data trains
     # the same weights) and gives the same figures for the same data.
     evaluation_seed = 20_231_130
+    # Arguments renamed since tfvae 0.1: {old name: (new name, {old value: new value})}. `__init__` takes
+    # the old name with a DeprecationWarning (`_renamed`); configs of tfvae 0.1's `.keras` files are
+    # translated silently in `from_config`.
+    _renamed_arguments = {}
 
     def compile(self, *args, jit_compile="auto", steps_per_execution=1, **kwargs):
         """`keras.Model.compile`, with `jit_compile="auto"` resolved by tfvae.
@@ -167,8 +171,30 @@ class BaseModel(ModelInternals):
         return {key: keras.saving.serialize_keras_object(getattr(self, key)) for key in self._nested}
 
     @classmethod
+    def _renamed(cls, old, old_value, value, warn=True):
+        """The value of the argument `old` was renamed to: `value`, or `old_value` (given as `old=`) translated.
+
+        Raises `ValueError` if both are given; warns (DeprecationWarning) when the old name is used, unless
+        `warn` is False (configs of tfvae 0.1's files, which users do not write).
+        """
+        new, values = cls._renamed_arguments[old]
+        if old_value is None:
+            return value
+        if value is not None:
+            raise ValueError(f"{cls.__name__}: give `{new}` only; received {new}={value!r} and the deprecated "
+                             f"{old}={old_value!r}.")
+        value = values.get(old_value, old_value) if isinstance(old_value, str) else old_value
+        if warn:
+            warnings.warn(f"{cls.__name__}: `{old}=` is deprecated and will be removed in tfvae 0.3; use "
+                          f"`{new}={value!r}`.", DeprecationWarning, stacklevel=3)
+        return value
+
+    @classmethod
     def from_config(cls, config):
         config = dict(config)
+        for old, (new, _) in cls._renamed_arguments.items():
+            if old in config:
+                config[new] = cls._renamed(old, config.pop(old), config.get(new), warn=False)
         for key in cls._nested:
             config[key] = keras.saving.deserialize_keras_object(config[key])
         return cls(**config)
@@ -176,3 +202,21 @@ class BaseModel(ModelInternals):
     def _metric_results(self):
         """What train_step/test_step return: `{name: value}` of the `metrics` trackers."""
         return reducible_step_results({m.name: m.result() for m in self.metrics})
+
+
+def renamed_attribute(old, new, old_values):
+    """A read-only property `old` giving the attribute `new` in tfvae 0.1's terms, with a DeprecationWarning.
+
+    Args:
+        old: str. tfvae 0.1's attribute name (e.g. "reconstruction").
+        new: str. Today's attribute (e.g. "likelihood").
+        old_values: dict. {today's name of a value: tfvae 0.1's}.
+    """
+
+    def getter(self):
+        warnings.warn(f"{type(self).__name__}.{old} is deprecated and will be removed in tfvae 0.3; use "
+                      f"`.{new}`.", DeprecationWarning, stacklevel=2)
+        value = str(getattr(self, new))
+        return old_values.get(value, value)
+
+    return property(getter, doc=f"Deprecated: tfvae 0.1's name of `{new}`.")

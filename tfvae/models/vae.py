@@ -8,17 +8,16 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
-from tfvae import losses
+from tfvae import likelihoods, losses
 from tfvae._checks import check_int, check_num_classes, check_positive_int, check_positive_number, check_value_range
-from tfvae._input_checks import check_image_batch, check_labels, check_replica_batch, check_sample_labels, split_labels
+from tfvae._input_checks import check_image_batch, check_labels, check_replica_batch, split_labels
 from tfvae.layers.gaussian_sampler import GaussianSampler
 from tfvae.models import _signatures, networks
 from tfvae.models.base import BaseModel
+from tfvae.models.gaussian_prior import GaussianPrior
 
 LIKELIHOODS = ("bernoulli", "gaussian", "discretized_gaussian")
 CONDITIONINGS = ("inputs", "prior_mean")
-# Pixel levels of the discretised Gaussian: 8-bit images scaled to [0, 1].
-NUM_LEVELS = 256
 # Floats per decoder-output tensor in one importance-sampling chunk (16 MiB).
 _IW_CHUNK_ELEMENTS = 2**22
 
@@ -56,7 +55,8 @@ class VAE(BaseModel):
             parameters: Bernoulli logits or the Gaussian mean, of the image's
             shape; with `observation_scale="decoder"`, a list `[mean, raw_scale]`
             (scale = min_scale + softplus(raw_scale)).
-        likelihood: str. Which p(x|z), and so what the figures mean:
+        likelihood: str or `tfvae.likelihoods.Likelihood`. Which p(x|z), and so
+            what the figures mean:
             - "bernoulli": binary pixels (values in [0, 1]; grey levels are
               accepted as targets, but the -ELBO is then no bound on a
               probability). On binary data the -ELBO and `log_likelihood` bound
@@ -68,6 +68,8 @@ class VAE(BaseModel):
             - "gaussian": a density on continuous data. On 8-bit pixels it is
               not a likelihood of the data (a density can exceed 1, so it is no
               bound and has no bits/dim); use it for real-valued data.
+            A `tfvae.likelihoods.DiscretizedGaussian(num_bins)` object scores
+            data of other bit depths.
         observation_scale: float, str or None. Gaussian kinds only: a fixed
             standard deviation (float > 0), "learned" (one trainable scale per
             dimension; the default) or "decoder" (the decoder's second output,
@@ -158,15 +160,14 @@ class VAE(BaseModel):
         for arg, net in (("encoder", encoder), ("decoder", decoder)):
             if not isinstance(net, keras.layers.Layer):
                 raise ValueError(f"`{arg}` must be a keras.Model or Layer; received {arg}={net!r}.")
-        if likelihood not in LIKELIHOODS:
-            raise ValueError(f"`likelihood` must be one of {LIKELIHOODS}; received likelihood={likelihood!r}.")
-        if likelihood == "bernoulli" and observation_scale is not None:
+        likelihood = likelihoods.get(likelihood, LIKELIHOODS, type(self).__name__)
+        if not likelihood.has_scale and observation_scale is not None:
             raise ValueError(
                 "`observation_scale` applies to the Gaussian likelihood only; received "
-                f"observation_scale={observation_scale!r} with likelihood='bernoulli'."
+                f"observation_scale={observation_scale!r} with likelihood={likelihood.name!r}."
             )
         min_scale = check_positive_number(min_scale, "min_scale")
-        if likelihood != "bernoulli":
+        if likelihood.has_scale:
             if observation_scale is None:
                 observation_scale = "learned"
             valid_str = observation_scale in ("learned", "decoder")
@@ -183,7 +184,7 @@ class VAE(BaseModel):
                 )
             if valid_num:
                 observation_scale = float(observation_scale)
-        check_value_range(value_range, None if likelihood == "gaussian" else f"likelihood={likelihood!r}")
+        check_value_range(value_range, f"likelihood={likelihood.name!r}" if likelihood.unit_range_only else None)
         if not isinstance(beta, numbers.Real) or not beta >= 0:
             raise ValueError(f"`beta` must be a number >= 0; received beta={beta!r}.")
         kl_warmup_steps = check_int(kl_warmup_steps, "kl_warmup_steps", 0)
@@ -191,6 +192,9 @@ class VAE(BaseModel):
             raise ValueError(f"`conditioning` must be one of {CONDITIONINGS}; received conditioning={conditioning!r}.")
         self.num_classes = None if num_classes is None else check_num_classes(num_classes)
         self.conditioning = conditioning
+        # prior_means is a weight made in build(): read when the prior is used.
+        self._prior = GaussianPrior(self.num_classes, (lambda: self.prior_means) if (
+            self.num_classes is not None and conditioning == "prior_mean") else None)
         self.encoder = encoder
         self.decoder = decoder
         self.likelihood = likelihood
@@ -279,12 +283,6 @@ class VAE(BaseModel):
 
     def _decoder_inputs(self, z, labels):
         return [z, self._one_hot(labels)] if self._labels_into_networks else z
-
-    def _prior_mean(self, labels):
-        """mu_y of p(z|y) per example, or None where the prior is N(0, I)."""
-        if self.num_classes is None or self.conditioning != "prior_mean":
-            return None
-        return ops.take(ops.convert_to_tensor(self.prior_means), ops.cast(labels, "int32"), axis=0)
 
     def _split_call_inputs(self, inputs):
         if self.num_classes is None:
@@ -389,7 +387,7 @@ class VAE(BaseModel):
     def _params(self, z, labels, training=False):
         """Likelihood parameters: (logits, None) or (mean, log_scale)."""
         out = self.decoder(self._decoder_inputs(z, labels), training=training)
-        if self.likelihood == "bernoulli":
+        if not self.likelihood.has_scale:
             return out, None
         if self.observation_scale == "decoder":
             mean, log_scale = out[0], self._bounded_log_scale(out[1])
@@ -401,23 +399,16 @@ class VAE(BaseModel):
 
     def _log_px(self, x, params):
         loc, log_scale = params
-        if self.likelihood == "bernoulli":
-            return losses.bernoulli_log_likelihood(x, loc)
-        if self.likelihood == "discretized_gaussian":
-            return losses.discretized_gaussian_log_likelihood(x, loc, log_scale, NUM_LEVELS)
-        return losses.gaussian_log_likelihood(x, loc, log_scale)
+        return -self.likelihood.negative_log_likelihood(x, loc, log_scale)
 
     def _mean_of(self, params):
-        loc, _ = params
-        if self.likelihood == "bernoulli":
-            return ops.sigmoid(ops.cast(loc, "float32"))
-        return ops.cast(loc, "float32")
+        return self.likelihood.mean(params[0])
 
     def _elbo_terms(self, x, labels, training):
         mean, log_var = self._posterior(x, labels, training)
         z = self.sampler([mean, log_var], seed=None if training else self.evaluation_seed)
         reconstruction = -self._log_px(x, self._params(z, labels, training))
-        kl = losses.gaussian_kl(mean, log_var, self._prior_mean(labels))
+        kl = self._prior.kl(mean, log_var, labels)
         return reconstruction, kl
 
     def _checked(self, x, labels, who, require_labels=None):
@@ -429,9 +420,8 @@ class VAE(BaseModel):
         if not self.validate_inputs:
             x = tf.convert_to_tensor(x)
             return x, (None if labels is None else tf.convert_to_tensor(labels))
-        value_range = None if self.likelihood == "gaussian" else (0.0, 1.0)
-        levels = NUM_LEVELS if self.likelihood == "discretized_gaussian" else None
-        x = check_image_batch(x, self.image_shape, value_range, who, levels=levels)
+        value_range = (0.0, 1.0) if self.likelihood.unit_range_only else None
+        x = check_image_batch(x, self.image_shape, value_range, who, levels=self.likelihood.num_levels)
         return x, self._check_labels(labels, x.shape[0], who, require_labels)
 
     def _kl_weight(self):
@@ -509,13 +499,10 @@ class VAE(BaseModel):
                 classes in turn (0, 1, ..., 0, 1, ...).
             seed: int or None. The same int seed gives the same images.
         """
-        self._require_built(f"{type(self).__name__}.sample")
-        n = check_positive_int(n, "n")
-        if self.num_classes is not None:
-            labels = check_sample_labels(labels, n, self.num_classes, f"{type(self).__name__}.sample")
-        z = keras.random.normal((n, self.latent_dim), seed=seed)
-        shift = self._prior_mean(labels)
-        return self.decode(z if shift is None else z + shift, labels)
+        who = f"{type(self).__name__}.sample"
+        self._require_built(who)
+        z, labels = self._prior.sample_latents(check_positive_int(n, "n"), self.latent_dim, seed, labels, who)
+        return self.decode(z, labels)
 
     def log_likelihood(self, x, labels=None, num_samples=1000, batch_size=100, chunk_size=None, seed=None):
         """Importance-weighted estimate of log p(x) per example, in nats.
@@ -579,8 +566,7 @@ class VAE(BaseModel):
         )
         l_rep = None if labels is None else tf.reshape(tf.tile(labels[None], [num, 1]), [-1])
         log_px_z = tf.reshape(self._log_px(x_rep, self._params(flat_z, l_rep)), [num, batch])
-        shift = self._prior_mean(labels)
-        log_pz = losses.standard_normal_log_prob(z if shift is None else z - shift)
+        log_pz = self._prior.log_prob(z, labels)
         return log_px_z + log_pz - losses.diagonal_gaussian_log_prob(z, mean, log_var)
 
     # ---------------------------------------------------------------- serving
@@ -617,9 +603,7 @@ class VAE(BaseModel):
             "encode": _signatures.signature(encode, images),
             "decode": _signatures.signature(decode, [_signatures.spec((None, self.latent_dim), tf.float32, "latent"),
                                                      *label]),
-            **_signatures.gaussian_prior_samplers(
-                lambda z, labels: {"images": decode_mean(z, labels)}, self.latent_dim,
-                prior_mean=self._prior_mean, conditional=self.num_classes is not None),
+            **self._prior.serving_functions(lambda z, labels: {"images": decode_mean(z, labels)}, self.latent_dim),
         }
 
     # ---------------------------------------------------------- serialisation
@@ -627,7 +611,7 @@ class VAE(BaseModel):
         config = super().get_config()
         config.update(
             self._nested_config(),
-            likelihood=self.likelihood,
+            likelihood=likelihoods.serialize(self.likelihood),
             observation_scale=self.observation_scale,
             min_scale=self.min_scale,
             value_range=self.value_range,

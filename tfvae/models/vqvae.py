@@ -1,21 +1,20 @@
 """The VQ-VAE of Neural Discrete Representation Learning."""
 
-import numbers
-
 import keras
 import numpy as np
 import tensorflow as tf
-from keras import ops
 
-from tfvae import losses
+from tfvae import likelihoods
 from tfvae._checks import check_int, check_positive_number, check_value_range
-from tfvae._input_checks import check_binary, check_codes, check_image_batch, check_levels, check_replica_batch
+from tfvae._input_checks import check_codes, check_image_batch, check_replica_batch
 from tfvae.layers.vector_quantizer import COMMITMENT_COST, DECAY, VectorQuantizer, VectorQuantizerEMA
 from tfvae.metrics import CodebookPerplexity, CodebookUsage
 from tfvae.models import _signatures, networks
-from tfvae.models.base import BaseModel
+from tfvae.models.base import BaseModel, renamed_attribute
 
-RECONSTRUCTIONS = ("mse", "bernoulli")
+LIKELIHOODS = ("mean_squared_error", "bernoulli")
+# tfvae 0.1's `reconstruction=` values that today have other names.
+_OLD_NAMES = {"mse": "mean_squared_error"}
 QUANTIZERS = {"vq": VectorQuantizer, "ema": VectorQuantizerEMA}
 
 
@@ -33,10 +32,11 @@ class VQVAE(BaseModel):
         reconstruction + ||sg(z) - z_q||^2 + beta * ||z - sg(z_q)||^2
 
     where reconstruction is the mean squared error divided by `data_variance`
-    (the keras.io example's normalisation) or, with `reconstruction="bernoulli"`,
-    the Bernoulli negative log-likelihood in nats (summed over pixels, for
-    binary data). The two VQ terms are on the reconstruction's scale: averaged
-    over positions and code dimensions with "mse" (a mean over pixels), summed
+    (`likelihood="mean_squared_error"`, the keras.io example's normalisation)
+    or, with `likelihood="bernoulli"`, the Bernoulli negative log-likelihood in
+    nats (summed over pixels, for binary data). The two VQ terms are on the
+    reconstruction's scale: averaged over positions and code dimensions with
+    "mean_squared_error" (a mean over pixels), summed
     over them with "bernoulli" (a sum over pixels), as in eq. 3 of the paper,
     so that `commitment_cost` weighs them as the paper's beta does. The EMA
     quantizer drops the codebook term. `fit`/`evaluate`
@@ -46,11 +46,15 @@ class VQVAE(BaseModel):
     Args:
         encoder: keras.Model. Images `(batch, H, W, C)` to `(batch, h, w, D)`.
         decoder: keras.Model. `(batch, h, w, D)` to `(batch, H, W, C)`: images
-            ("mse") or logits ("bernoulli").
+            ("mean_squared_error") or logits ("bernoulli").
         quantizer: `VectorQuantizer` or `VectorQuantizerEMA` with `embedding_dim` D.
-        reconstruction: str. "mse" or "bernoulli".
-        data_variance: float > 0. Divides the squared error ("mse" only).
+        likelihood: "mean_squared_error" (the default) or "bernoulli", or the
+            `tfvae.likelihoods` object of that name: the reconstruction term.
+        data_variance: float > 0. Divides the squared error ("mean_squared_error" only).
         validate_inputs: bool. Check images and codes; see `tfvae.models`.
+        value_range: "unit" ([0, 1]) or "centered" ([-0.5, 0.5], squared error only).
+        reconstruction: deprecated name of `likelihood` (tfvae 0.1; "mse" is
+            "mean_squared_error"), accepted with a DeprecationWarning.
         **kwargs: base `keras.Model` arguments.
 
     Call arguments:
@@ -84,8 +88,11 @@ class VQVAE(BaseModel):
     # compilation to the first epoch.
     jit_compile_default = False
 
-    def __init__(self, encoder, decoder, quantizer, reconstruction="mse", data_variance=1.0,
-                 validate_inputs=True, value_range="unit", **kwargs):
+    _renamed_arguments = {"reconstruction": ("likelihood", _OLD_NAMES)}
+    reconstruction = renamed_attribute("reconstruction", "likelihood", {v: k for k, v in _OLD_NAMES.items()})
+
+    def __init__(self, encoder, decoder, quantizer, likelihood=None, data_variance=1.0,
+                 validate_inputs=True, value_range="unit", reconstruction=None, **kwargs):
         kwargs.setdefault("name", "vqvae")
         super().__init__(**kwargs)
         for arg, net in (("encoder", encoder), ("decoder", decoder)):
@@ -95,16 +102,15 @@ class VQVAE(BaseModel):
             raise ValueError(
                 f"`quantizer` must be a tfvae VectorQuantizer or VectorQuantizerEMA; received quantizer={quantizer!r}."
             )
-        if reconstruction not in RECONSTRUCTIONS:
-            raise ValueError(
-                f"`reconstruction` must be one of {RECONSTRUCTIONS}; received reconstruction={reconstruction!r}."
-            )
-        check_value_range(value_range, "reconstruction='bernoulli'" if reconstruction == "bernoulli" else None)
+        likelihood = self._renamed("reconstruction", reconstruction, likelihood)
+        likelihood = likelihoods.get(LIKELIHOODS[0] if likelihood is None else likelihood, LIKELIHOODS,
+                                     type(self).__name__)
+        check_value_range(value_range, f"likelihood={likelihood.name!r}" if likelihood.unit_range_only else None)
         data_variance = check_positive_number(data_variance, "data_variance")
         self.encoder = encoder
         self.decoder = decoder
         self.quantizer = quantizer
-        self.reconstruction = reconstruction
+        self.likelihood = likelihood
         self.data_variance = data_variance
         self.value_range = value_range
         self.validate_inputs = bool(validate_inputs)
@@ -188,20 +194,16 @@ class VQVAE(BaseModel):
             raise ValueError(f"{who}: the model is not built; call model.build((None, H, W, C)) first.")
         if not self.validate_inputs:
             return tf.convert_to_tensor(x)
-        value_range = (0.0, 1.0) if self.reconstruction == "bernoulli" else None
+        value_range = (0.0, 1.0) if self.likelihood.unit_range_only else None
         return check_image_batch(x, self.image_shape, value_range, who)
 
     def _check_codes(self, codes, who):
         return check_codes(codes, self.grid_shape, self.num_embeddings, who)
 
     def _reconstruction_loss(self, x, decoded):
-        if self.reconstruction == "bernoulli":
-            return -losses.bernoulli_log_likelihood(x, decoded)
-        return losses.mean_squared_error(x, decoded) / self.data_variance
-
-    def _output(self, decoded):
-        decoded = ops.cast(decoded, "float32")
-        return ops.sigmoid(decoded) if self.reconstruction == "bernoulli" else decoded
+        nll = self.likelihood.negative_log_likelihood(x, decoded)
+        # The keras.io example's normalisation: the squared error in units of the data's variance.
+        return nll if self.likelihood.is_probability else nll / self.data_variance
 
     def _forward(self, x, training):
         z = self.encoder(x, training=training)
@@ -212,7 +214,7 @@ class VQVAE(BaseModel):
     # ------------------------------------------------------------- keras API
     def call(self, inputs, training=False):
         decoded, _ = self._forward(inputs, training)
-        return self._output(decoded)
+        return self.likelihood.mean(decoded)
 
     @property
     def metrics(self):
@@ -230,7 +232,7 @@ class VQVAE(BaseModel):
         """Per-example reconstruction and VQ terms `(batch,)`, and the codes."""
         decoded, details = self._forward(x, training=training)
         vq_loss = details["loss"]
-        if self.reconstruction == "bernoulli":
+        if self.likelihood.is_probability:
             # The Bernoulli term is a sum over pixels (nats per image), so the codebook and
             # commitment terms are sums over positions and dimensions too, as in eq. 3 of the
             # paper; averaged, beta would weigh them h * w * D times less against it.
@@ -266,24 +268,25 @@ class VQVAE(BaseModel):
     def decode(self, codes):
         """Images `(batch, H, W, C)` of int codes `(batch, h, w)` in [0, num_embeddings)."""
         codes = self._check_codes(codes, f"{type(self).__name__}.decode")
-        return self._output(self.decoder(self.quantizer.lookup(codes), training=False))
+        return self.likelihood.mean(self.decoder(self.quantizer.lookup(codes), training=False))
 
     def reconstruction_log_likelihood(self, x, codes=None, observation_scale=None, num_bins=256):
         """log p(x | z_q) in nats per image: the decoder's likelihood of images given their codes.
 
         "bernoulli" models: the Bernoulli likelihood of the decoder's logits
-        (binary images only). "mse" models: a discretised Gaussian over the
-        `num_bins` levels of [0, 1] centred on the reconstruction, with standard
-        deviation `observation_scale` (required; fit it on training data, e.g.
-        `tfvae.generative.observation_scale`). Both are probabilities of the
-        discrete images, so they enter a bound on -log p(x); data they cannot
-        score (grey levels for Bernoulli, values off the levels or outside
-        [0, 1], e.g. centred data, for the Gaussian) raise `ValueError`.
+        (binary images only). "mean_squared_error" models: a discretised
+        Gaussian over the `num_bins` levels of [0, 1] centred on the
+        reconstruction, with standard deviation `observation_scale` (required;
+        fit it on training data, e.g. `tfvae.generative.observation_scale`).
+        Both are probabilities of the discrete images, so they enter a bound on
+        -log p(x); data they cannot score (grey levels for Bernoulli, values off
+        the levels or outside [0, 1], e.g. centred data, for the Gaussian) raise
+        `ValueError`.
 
         Args:
             x: images `(batch, H, W, C)`.
             codes: int codes `(batch, h, w)`, or None for `encode(x)`.
-            observation_scale: float > 0 ("mse" only).
+            observation_scale: float > 0 ("mean_squared_error" only).
             num_bins: int. Levels of the discretised Gaussian.
 
         Returns:
@@ -291,23 +294,35 @@ class VQVAE(BaseModel):
         """
         who = f"{type(self).__name__}.reconstruction_log_likelihood"
         x = self._check_images(x, who)
-        if self.reconstruction == "bernoulli":
-            if observation_scale is not None:
-                raise ValueError(f"{who}: observation_scale applies to 'mse' models; received "
-                                 f"observation_scale={observation_scale!r} for a 'bernoulli' model.")
-            check_binary(x, who)
-        else:
-            if (isinstance(observation_scale, bool) or not isinstance(observation_scale, numbers.Real)
-                    or not np.isfinite(observation_scale) or observation_scale <= 0):
-                raise ValueError(f"{who}: an 'mse' model needs observation_scale > 0 (e.g. sqrt of the training "
-                                 f"MSE); received observation_scale={observation_scale!r}.")
-            check_levels(x, num_bins, who)
+        likelihood, log_scale = self.discrete_likelihood(observation_scale, num_bins, who)
+        likelihood.check_data(x, who)
         codes = self.quantizer.get_code_indices(self.encoder(x, training=False)) if codes is None else \
             self._check_codes(codes, who)
-        decoded = ops.cast(self.decoder(self.quantizer.lookup(codes), training=False), "float32")
-        if self.reconstruction == "bernoulli":
-            return losses.bernoulli_log_likelihood(x, decoded)
-        return losses.discretized_gaussian_log_likelihood(x, decoded, np.log(observation_scale), num_bins)
+        decoded = self.decoder(self.quantizer.lookup(codes), training=False)
+        return -likelihood.negative_log_likelihood(x, decoded, log_scale)
+
+    def discrete_likelihood(self, observation_scale=None, num_bins=256, who=None):
+        """The likelihood of discrete images that `reconstruction_log_likelihood` uses, and its log scale.
+
+        The model's own for "bernoulli" (then `observation_scale` must be None);
+        for "mean_squared_error" a `DiscretizedGaussian(num_bins)` with the
+        given scale (a float > 0, required).
+
+        Returns:
+            `(likelihood, log_scale)`, `log_scale` None for "bernoulli".
+        """
+        who = who or f"{type(self).__name__}.discrete_likelihood"
+        if self.likelihood.is_probability:
+            if observation_scale is not None:
+                raise ValueError(f"{who}: observation_scale applies to 'mean_squared_error' models; received "
+                                 f"observation_scale={observation_scale!r} for a {self.likelihood.name!r} model.")
+            return self.likelihood, None
+        try:
+            observation_scale = check_positive_number(observation_scale, "observation_scale")
+        except ValueError:
+            raise ValueError(f"{who}: a 'mean_squared_error' model needs observation_scale > 0 (e.g. sqrt of the "
+                             f"training MSE); received observation_scale={observation_scale!r}.") from None
+        return likelihoods.DiscretizedGaussian(num_bins), float(np.log(observation_scale))
 
     def reconstruct(self, x):
         """decode(encode(x))."""
@@ -342,7 +357,7 @@ class VQVAE(BaseModel):
             return {"codes": self.quantizer.get_code_indices(self.encoder(images, training=False))}
 
         def decode(codes):
-            return {"images": self._output(self.decoder(self.quantizer.lookup(codes), training=False))}
+            return {"images": self.likelihood.mean(self.decoder(self.quantizer.lookup(codes), training=False))}
 
         functions = {
             "serving_default": _signatures.signature(reconstruct, images),
@@ -375,7 +390,7 @@ class VQVAE(BaseModel):
         config = super().get_config()
         config.update(
             self._nested_config(),
-            reconstruction=self.reconstruction,
+            likelihood=likelihoods.serialize(self.likelihood),
             data_variance=self.data_variance,
             value_range=self.value_range,
             validate_inputs=self.validate_inputs,

@@ -1,0 +1,195 @@
+"""tfvae.likelihoods: each likelihood against SciPy, the vocabulary shared by the models, and tfvae 0.1's names."""
+
+import warnings
+
+import keras
+import numpy as np
+import pytest
+from scipy import special, stats
+
+import tfvae
+from tests.helpers import run_docstring_example
+from tfvae import likelihoods
+from tfvae.cli.parser import build_parser
+
+rng = np.random.default_rng(7)
+
+
+def _nll(likelihood, x, outputs, log_scale=None):
+    return likelihood.negative_log_likelihood(x.astype("float32"), outputs.astype("float32"), log_scale).numpy()
+
+
+def test_bernoulli_is_scipys_pmf_and_its_mean_the_sigmoid():
+    x = (rng.random((4, 3, 5)) < 0.4).astype(np.float64)
+    logits = rng.normal(0, 3, x.shape)
+    expected = -stats.bernoulli.logpmf(x, special.expit(logits)).sum(axis=(1, 2))
+    np.testing.assert_allclose(_nll(likelihoods.Bernoulli(), x, logits), expected, rtol=1e-5)
+    np.testing.assert_allclose(likelihoods.Bernoulli().mean(logits.astype("float32")).numpy(), special.expit(logits),
+                               rtol=1e-5)
+
+
+@pytest.mark.parametrize("name, reduce", [("squared_error", np.sum), ("mean_squared_error", np.mean)])
+def test_squared_errors_are_numpys(name, reduce):
+    x, y = rng.normal(size=(3, 4, 2)), rng.normal(size=(3, 4, 2))
+    np.testing.assert_allclose(_nll(likelihoods.get(name), x, y), reduce((x - y) ** 2, axis=(1, 2)), rtol=1e-5)
+
+
+@pytest.mark.parametrize("log_scale", [0.3, "per_element"])
+def test_gaussian_is_scipys_density(log_scale):
+    x, mean = rng.normal(size=(3, 6)), rng.normal(size=(3, 6))
+    log_scale = rng.normal(0, 0.5, (3, 6)) if log_scale == "per_element" else log_scale
+    expected = -stats.norm.logpdf(x, mean, np.exp(log_scale)).sum(axis=1)
+    np.testing.assert_allclose(_nll(likelihoods.Gaussian(), x, mean, np.float32(log_scale)), expected, rtol=1e-5)
+
+
+def _discretized_reference(x, mean, scale, num_bins):
+    """SciPy: the normal CDF between the bin edges, edge bins to infinity, in float64."""
+    width = 1.0 / (num_bins - 1)
+    upper = np.where(x > 1 - width / 2, np.inf, x + width / 2)
+    lower = np.where(x < width / 2, -np.inf, x - width / 2)
+    mass = stats.norm.cdf(upper, mean, scale) - stats.norm.cdf(lower, mean, scale)
+    return mass
+
+
+@pytest.mark.parametrize("num_bins", [2, 16, 256])
+def test_discretized_gaussian_is_scipys_bin_mass_and_sums_to_one(num_bins):
+    levels = np.arange(num_bins) / (num_bins - 1)
+    mean, scale = 0.37, 0.08
+    # One example per level, one pixel each: the masses of all levels sum to 1.
+    x = levels[:, None]
+    nll = _nll(likelihoods.DiscretizedGaussian(num_bins), x, np.full_like(x, mean), np.float32(np.log(scale)))
+    reference = _discretized_reference(x[:, 0], mean, scale, num_bins)
+    np.testing.assert_allclose(np.exp(-nll), reference, rtol=2e-5, atol=1e-12)
+    np.testing.assert_allclose(np.exp(-nll).sum(), 1.0, rtol=1e-5)
+
+
+def test_scale_arguments_are_checked():
+    x = np.zeros((1, 2), "float32")
+    with pytest.raises(ValueError, match="needs `log_scale`"):
+        likelihoods.Gaussian().negative_log_likelihood(x, x)
+    with pytest.raises(ValueError, match="has no scale"):
+        likelihoods.Bernoulli().negative_log_likelihood(x, x, 0.0)
+
+
+def test_only_probabilities_of_discrete_data_have_bits_per_dim():
+    binary = (rng.random((2, 4, 4, 1)) < 0.5).astype("float32")
+    grey = np.round(rng.random((2, 4, 4, 1)) * 255) / 255
+    assert likelihoods.Bernoulli().is_probability and likelihoods.DiscretizedGaussian().is_probability
+    assert not likelihoods.Gaussian().is_probability and not likelihoods.get("squared_error").is_probability
+    np.testing.assert_allclose(tfvae.metrics.bits_per_dim(16 * np.log(2), binary, likelihoods.Bernoulli()), 1.0)
+    np.testing.assert_allclose(tfvae.metrics.bits_per_dim(32 * np.log(2), grey, "discretized_gaussian"), 2.0)
+    with pytest.raises(ValueError, match="binary"):
+        tfvae.metrics.bits_per_dim(1.0, grey, "bernoulli")
+    with pytest.raises(ValueError, match="levels"):
+        tfvae.metrics.bits_per_dim(1.0, grey, likelihoods.DiscretizedGaussian(16))
+    for density in ("gaussian", "squared_error", "mean_squared_error"):
+        with pytest.raises(ValueError, match=f"received likelihood='{density}'"):
+            tfvae.metrics.bits_per_dim(1.0, grey, density)
+
+
+def test_get_and_serialize():
+    assert likelihoods.get("bernoulli") == likelihoods.Bernoulli()
+    assert likelihoods.get("mean_squared_error") == likelihoods.SquaredError("mean")
+    assert likelihoods.get("discretized_gaussian") != likelihoods.DiscretizedGaussian(16)
+    obj = likelihoods.DiscretizedGaussian(16)
+    assert likelihoods.get(obj) is obj
+    assert likelihoods.serialize(likelihoods.DiscretizedGaussian()) == "discretized_gaussian"
+    assert likelihoods.get(likelihoods.serialize(obj)) == obj
+    with pytest.raises(ValueError, match=r"must be one of .*received likelihood='poisson'"):
+        likelihoods.get("poisson")
+    with pytest.raises(ValueError, match="VQVAE: .*must be one of \\('mean_squared_error', 'bernoulli'\\)"):
+        likelihoods.get("gaussian", ("mean_squared_error", "bernoulli"), "VQVAE")
+    with pytest.raises(ValueError, match="reduction"):
+        likelihoods.SquaredError("max")
+    with pytest.raises(ValueError, match="num_bins"):
+        likelihoods.DiscretizedGaussian(1)
+
+
+def _vqvae(**kwargs):
+    return tfvae.VQVAE.conv((8, 8, 1), num_embeddings=6, embedding_dim=3, hidden_filters=8, residual_filters=4,
+                            num_residual_blocks=1, **kwargs)
+
+
+def _models(likelihood):
+    """The three model families with one `likelihood=` argument."""
+    kinds = {
+        "vae": lambda: tfvae.VAE.mlp((4, 4, 1), latent_dim=2, hidden_units=(8,), likelihood=likelihood),
+        "vqvae": lambda: _vqvae(likelihood=likelihood),
+        "autoencoder": lambda: tfvae.Autoencoder.mlp((4, 4, 1), latent_dim=2, hidden_units=(8,),
+                                                     likelihood=likelihood),
+        "aae": lambda: tfvae.AdversarialAutoencoder.mlp((4, 4, 1), latent_dim=2, hidden_units=(8,),
+                                                        likelihood=likelihood),
+    }
+    return kinds
+
+
+@pytest.mark.parametrize("kind", ["vae", "vqvae", "autoencoder", "aae"])
+def test_one_argument_name_in_every_model(kind):
+    """`likelihood="bernoulli"` means the same in each model: the decoder gives logits, the model sigmoid
+    probabilities, the reported reconstruction is the Bernoulli cross-entropy (for the VAE, of one latent draw)."""
+    keras.utils.set_random_seed(3)
+    model = _models("bernoulli")[kind]()
+    assert model.likelihood == likelihoods.Bernoulli()
+    assert model.get_config()["likelihood"] == "bernoulli"
+    x = (rng.random((5, *model.image_shape)) < 0.5).astype("float32")
+    out = model.reconstruct(x).numpy()
+    assert out.min() > 0 and out.max() < 1  # probabilities
+    model_object = _models(likelihoods.Bernoulli())[kind]()
+    assert model_object.likelihood == model.likelihood
+
+
+@pytest.mark.parametrize("kind, bad", [("vae", "squared_error"), ("vqvae", "gaussian"), ("autoencoder", "gaussian"),
+                                       ("aae", "discretized_gaussian")])
+def test_each_model_names_the_likelihoods_it_takes(kind, bad):
+    with pytest.raises(ValueError, match=f"`likelihood` must be one of .*received likelihood='{bad}'"):
+        _models(bad)[kind]()
+
+
+def test_a_vae_of_16_level_images_round_trips(tmp_path):
+    """A likelihood object that is not a plain name is serialised whole and loads back."""
+    vae = tfvae.VAE.mlp((4, 4, 1), latent_dim=2, hidden_units=(8,),
+                        likelihood=likelihoods.DiscretizedGaussian(num_bins=16), seed=0)
+    x = (rng.integers(0, 16, (6, 4, 4, 1)) / 15).astype("float32")
+    vae.compile("adam")
+    vae.fit(x, batch_size=3, epochs=1, verbose=0)
+    with pytest.raises(ValueError, match="levels"):
+        vae.encode(np.full((1, 4, 4, 1), 0.5, "float32"))  # 0.5 is not one of the 16 levels
+    path = str(tmp_path / "vae16.keras")
+    vae.save(path)
+    loaded = keras.saving.load_model(path)
+    assert loaded.likelihood == likelihoods.DiscretizedGaussian(16)
+    np.testing.assert_allclose(loaded.evaluate(x, verbose=0), vae.evaluate(x, verbose=0), rtol=1e-6)
+
+
+@pytest.mark.parametrize("cls_builder, old, new", [
+    (lambda **k: _vqvae(**k), "mse", "mean_squared_error"),
+    (lambda **k: _vqvae(**k), "bernoulli", "bernoulli"),
+    (lambda **k: tfvae.Autoencoder.mlp((4, 4, 1), latent_dim=2, hidden_units=(8,), **k), "squared_error",
+     "squared_error"),
+    (lambda **k: tfvae.AdversarialAutoencoder.mlp((4, 4, 1), latent_dim=2, hidden_units=(8,), **k), "bernoulli",
+     "bernoulli"),
+])
+def test_tfvae_0_1_names_still_work_with_a_deprecation_warning(cls_builder, old, new):
+    with pytest.warns(DeprecationWarning, match=f"`reconstruction=` is deprecated .* use `likelihood='{new}'`"):
+        model = cls_builder(reconstruction=old)
+    assert model.likelihood == likelihoods.get(new)
+    with pytest.warns(DeprecationWarning, match="reconstruction is deprecated"):
+        assert model.reconstruction == old
+    with pytest.raises(ValueError, match="give `likelihood` only"):
+        cls_builder(reconstruction=old, likelihood=new)
+
+
+def test_todays_names_give_no_warning_and_the_cli_keeps_the_old_flag():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        _vqvae(likelihood="mean_squared_error")
+        tfvae.Autoencoder.mlp((4, 4, 1), latent_dim=2, hidden_units=(8,))
+    for flag in ("--likelihood", "--reconstruction"):
+        args = build_parser().parse_args(["train", "ae", "--output-dir", "out", flag, "bernoulli"])
+        assert args.ae_likelihood == "bernoulli"
+
+
+@pytest.mark.parametrize("obj", [likelihoods.Bernoulli, likelihoods.SquaredError, likelihoods.Gaussian,
+                                 likelihoods.DiscretizedGaussian, tfvae.metrics.bits_per_dim])
+def test_docstring_examples_run(obj):
+    assert run_docstring_example(obj) >= 2
