@@ -35,6 +35,7 @@ BENCHMARKS = {
     "vae": (["--epochs", "3", "--iw-examples", "1000"], "Gaussian VAE quality and throughput (short run)"),
     "vqvae": (["--configs", "small", "--epochs", "3"], "VQ-VAE quality and throughput (short run)"),
     "export": (["--runs", "100"], "single-image latency and size: Keras, SavedModel, TFLite"),
+    "samples": (["--datasets", "mnist", "--n", "10000"], "sample quality (FD, KID, precision/recall) of every model"),
 }
 
 

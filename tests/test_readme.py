@@ -38,9 +38,10 @@ def finish(proc, timeout=600):
 
 def test_the_readme_has_the_blocks_this_test_knows():
     blocks = python_blocks()
-    assert len(blocks) == 6
+    assert len(blocks) == 7
     assert "AdversarialAutoencoder" in blocks[3]
     assert "MultiWorkerMirroredStrategy" in blocks[5] and "MultiWorkerMirroredStrategy" not in "".join(blocks[:5])
+    assert "evaluate_samples" in blocks[6]
 
 
 def test_every_single_process_block_runs(tmp_path):
@@ -52,6 +53,9 @@ def test_every_single_process_block_runs(tmp_path):
     assert (tmp_path / "vae.keras").is_file() and (tmp_path / "serving" / "vqvae" / "1" / "saved_model.pb").is_file()
     assert (tmp_path / "decode.tflite").stat().st_size > 0
     finish(run(blocks[4], tmp_path))
+    # The sample-quality block trains an extractor: into this test's folder, not the user's cache.
+    out = finish(run(blocks[6], tmp_path, {"TFVAE_CACHE_DIR": str(tmp_path / "cache")}))
+    assert "tfvae-classifier, trained on mnist" in out
 
 
 def _free_port():

@@ -15,6 +15,7 @@ if keras.backend.backend() != "tensorflow":
 from tfvae import (  # noqa: E402
     callbacks,
     data,
+    evaluation,
     export,
     generative,
     images,
@@ -56,6 +57,7 @@ __all__ = [
     "VectorQuantizerEMA",
     "callbacks",
     "data",
+    "evaluation",
     "export",
     "generative",
     "images",

@@ -44,4 +44,54 @@ def run(a):
         bound = reporting.two_stage_figures(model, prior, x, y, data.load_arrays(a.dataset, "train", limit=10_000))
         results.update(prior_nats_per_code=bound["test_prior_nats"] / math.prod(model.grid_shape),
                        nll_bound_bits_per_dim=bound["test_nll_bound_bits_per_dim"])
+    if a.samples:
+        results.update(_sample_quality(a, model, x, y))
     return results
+
+
+def _extractor(a):
+    """The extractor of --extractor, or tfvae's classifier of the data set (binarised MNIST: MNIST's, trained on
+    binarised images)."""
+    import keras
+
+    from tfvae import evaluation
+
+    if a.extractor:
+        extractor = keras.saving.load_model(a.extractor)
+        if not isinstance(extractor, evaluation.FeatureExtractor):
+            raise ValueError(f"--extractor {a.extractor} is a {type(extractor).__name__}, not a FeatureExtractor.")
+        return extractor.verify()
+    if a.dataset == "binarized_mnist":
+        return evaluation.train_feature_extractor("mnist", binarize="dynamic")
+    return evaluation.train_feature_extractor(a.dataset)
+
+
+def _sample_quality(a, model, x, y):
+    """`sample_*` figures of N samples and `reconstruction_*` figures of N reconstructions (where the model has
+    them) against the first N images of the split."""
+    from tfvae import evaluation
+    from tfvae.checkpoint import load_model
+
+    n = a.samples
+    if len(x) < n:
+        raise ValueError(f"--samples {n} compares with as many test images; the split has {len(x)} (see --examples).")
+    extractor = _extractor(a)
+    out = {"samples": n, "extractor": extractor.description}
+    if model.value_bounds is None:  # a prior: its samples decode through --vqvae
+        source, images_model = (load_model(a.vqvae), model), None
+    elif callable(getattr(model, "sample", None)):
+        source, images_model = model, model
+    elif a.prior:  # a VQ-VAE with its prior
+        source, images_model = (model, load_model(a.prior)), model
+    else:
+        source, images_model = None, model
+    reference = x[:n]
+    if source is not None:
+        value_range = (source[0] if isinstance(source, tuple) else source).value_range
+        figures = evaluation.evaluate_samples(source, reference, extractor, n=n, value_range=value_range)
+        out.update({f"sample_{k}": v for k, v in figures.items() if k not in ("extractor", "num_reference")})
+    if images_model is not None:
+        figures = evaluation.evaluate_reconstructions(images_model, reference, extractor, n=n,
+                                                      labels=None if y is None else y[:n])
+        out.update({f"reconstruction_{k}": v for k, v in figures.items() if k not in ("extractor", "num_images")})
+    return out

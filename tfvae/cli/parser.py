@@ -183,6 +183,12 @@ def build_parser():
                                                    "(default: VAE.log_likelihood's)")
     p.add_argument("--examples", type=POSITIVE_INT, help="evaluate the first N examples only")
     p.add_argument("--binarize", choices=["dynamic"], help="binarise grey levels once (VAE on mnist)")
+    p.add_argument("--samples", type=POSITIVE_INT, metavar="N",
+                   help="sample quality from N samples against N test images (Frechet distance, KID, precision, "
+                        "recall, density, coverage; class accuracy of conditional samples), and the same figures "
+                        "of N reconstructions; a VQ-VAE samples through --prior, a prior through --vqvae")
+    p.add_argument("--extractor", help="with --samples: the FeatureExtractor (.keras) to compare features with "
+                                       "(default: tfvae's classifier of the data set, trained once and cached)")
     p.add_argument("--json", action="store_true", help="print the figures as JSON")
 
     p = sub.add_parser("sample", help="a PNG grid of new images from a saved model",
