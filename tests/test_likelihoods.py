@@ -193,3 +193,36 @@ def test_todays_names_give_no_warning_and_the_cli_keeps_the_old_flag():
                                  likelihoods.DiscretizedGaussian, tfvae.metrics.bits_per_dim])
 def test_docstring_examples_run(obj):
     assert run_docstring_example(obj) >= 2
+
+
+def test_discretized_gaussian_mean_is_the_censored_mean_within_half_a_level():
+    """The expected image, not the location: a location of -12 (MNIST's background after training) is the image 0.
+    Against the discretised distribution's own mean (SciPy masses of the 256 levels) and the censored Gaussian's
+    closed form in float64."""
+    levels = np.arange(256) / 255.0
+    mus = np.array([-12.0, -0.3, 0.0, 0.37, 0.9, 1.5, 8.0])
+    for sigma in (0.01, 0.2, 1.0, 3.0):
+        ours = likelihoods.DiscretizedGaussian().mean(mus.astype("float32")[None],
+                                                      np.float32(np.log(sigma))).numpy()[0]
+        masses = _discretized_reference(levels[None, :], mus[:, None], sigma, 256)
+        discrete_mean = (masses * levels).sum(1)
+        a, b = -mus / sigma, (1 - mus) / sigma
+        censored = (mus * (stats.norm.cdf(b) - stats.norm.cdf(a)) + sigma * (stats.norm.pdf(a) - stats.norm.pdf(b))
+                    + stats.norm.sf(b))
+        np.testing.assert_allclose(ours, censored, atol=2e-6)
+        assert np.all(np.abs(ours - discrete_mean) <= 0.5 / 255 + 2e-6)
+    from tfvae.likelihoods.discretized_gaussian import _normal_cdf
+
+    t = np.linspace(-40, 40, 100_001).astype("float32")
+    np.testing.assert_allclose(_normal_cdf(t).numpy(), stats.norm.cdf(t.astype(np.float64)), atol=3e-7)
+
+
+def test_a_discretized_gaussian_vae_decodes_images_in_the_unit_range():
+    vae = tfvae.VAE.mlp((4, 4, 1), latent_dim=2, hidden_units=(8,), likelihood="discretized_gaussian", seed=0)
+    # Move the decoder's output bias far below 0, as training on an always-black pixel does.
+    bias = vae.decoder.weights[-1]
+    bias.assign(bias - 12.0)
+    z = rng.normal(size=(5, 2)).astype("float32")
+    images = vae.decode(z).numpy()
+    assert images.min() >= 0.0 and images.max() <= 1.0
+    np.testing.assert_allclose(images, 0.0, atol=1e-6)

@@ -33,7 +33,7 @@ class Bernoulli(Likelihood):
         self._check_scale(log_scale)
         return -losses.bernoulli_log_likelihood(x, outputs)
 
-    def mean(self, outputs):
+    def mean(self, outputs, log_scale=None):
         return ops.sigmoid(ops.cast(outputs, "float32"))
 
     def check_data(self, images, who):

@@ -31,5 +31,5 @@ class Gaussian(Likelihood):
         self._check_scale(log_scale)
         return -losses.gaussian_log_likelihood(x, outputs, log_scale)
 
-    def mean(self, outputs):
+    def mean(self, outputs, log_scale=None):
         return ops.cast(outputs, "float32")

@@ -53,8 +53,14 @@ class Likelihood:
         """
         raise NotImplementedError
 
-    def mean(self, outputs):
-        """The expected image under p(x | outputs), float32: what `reconstruct` and `sample` show."""
+    def mean(self, outputs, log_scale=None):
+        """The expected image under p(x | outputs), float32: what `reconstruct`, `decode` and `sample` give.
+
+        Args:
+            outputs: the decoder's outputs.
+            log_scale: the log standard deviation, for likelihoods with a scale
+                whose mean depends on it (the discretised Gaussian); None otherwise.
+        """
         raise NotImplementedError
 
     def check_data(self, images, who):

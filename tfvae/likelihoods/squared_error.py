@@ -46,7 +46,7 @@ class SquaredError(Likelihood):
             return losses.squared_error(x, outputs)
         return losses.mean_squared_error(x, outputs)
 
-    def mean(self, outputs):
+    def mean(self, outputs, log_scale=None):
         return ops.cast(outputs, "float32")
 
     def get_config(self):

@@ -402,7 +402,7 @@ class VAE(BaseModel):
         return -self.likelihood.negative_log_likelihood(x, loc, log_scale)
 
     def _mean_of(self, params):
-        return self.likelihood.mean(params[0])
+        return self.likelihood.mean(*params)
 
     def _elbo_terms(self, x, labels, training):
         mean, log_var = self._posterior(x, labels, training)
