@@ -9,15 +9,17 @@ def run(a):
 
     from tfvae import data, generative
     from tfvae.checkpoint import load_model
+    from tfvae.cli.parser import source_args
     from tfvae.metrics import bits_per_dim
 
+    a.dataset = data.source(a.dataset, **source_args(a))
     model = load_model(a.model)
     conditional = getattr(model, "num_classes", None) is not None
     arrays = data.load_arrays(a.dataset, a.split, with_labels=conditional, limit=a.examples)
     x, y = arrays if conditional else (arrays, None)
     if a.binarize:
         x = (np.random.default_rng(0).random(x.shape) < x).astype(np.float32)
-    results = {"model": a.model, "dataset": a.dataset, "split": a.split, "examples": len(x)}
+    results = {"model": a.model, "dataset": str(a.dataset), "split": a.split, "examples": len(x)}
     inputs = x
     if model.value_bounds is None:  # a model of code grids: it is evaluated on a VQ-VAE's codes of the images
         if not a.vqvae:
@@ -61,7 +63,7 @@ def _extractor(a):
         if not isinstance(extractor, evaluation.FeatureExtractor):
             raise ValueError(f"--extractor {a.extractor} is a {type(extractor).__name__}, not a FeatureExtractor.")
         return extractor.verify()
-    if a.dataset == "binarized_mnist":
+    if str(a.dataset) == "binarized_mnist":
         return evaluation.train_feature_extractor("mnist", binarize="dynamic")
     return evaluation.train_feature_extractor(a.dataset)
 

@@ -68,8 +68,28 @@ def _png_path(text):
     return text
 
 
+def _add_source_args(p, required=False):
+    """--dataset and how to read it (tfvae.data.DataSource)."""
+    p.add_argument("--dataset", required=required,
+                   help="a data set name (tfvae.data.DATASETS or any TFDS image data set), a folder of images "
+                        "(class sub-folders give labels) or a .npy/.npz file")
+    p.add_argument("--image-size", type=POSITIVE_INT, nargs="+", metavar="SIZE",
+                   help="resize images to SIZE x SIZE or H W (centre crop to the aspect ratio; 8-bit data stay on "
+                        "their 256 levels)")
+    p.add_argument("--channels", type=int, choices=[1, 3], help="convert images to 1 (grey) or 3 (RGB) channels")
+
+
+def source_args(a):
+    """The DataSource options of --image-size and --channels."""
+    size = getattr(a, "image_size", None)
+    if size is not None and len(size) not in (1, 2):
+        raise ValueError(f"--image-size takes SIZE or H W; received {len(size)} numbers.")
+    return {"image_size": None if size is None else tuple(size) * (2 // len(size)),
+            "channels": getattr(a, "channels", None)}
+
+
 def _add_common_train(p, default_epochs):
-    p.add_argument("--dataset", help="data set name (tfvae.data.DATASETS)")
+    _add_source_args(p)
     p.add_argument(
         "--epochs", type=POSITIVE_INT, default=default_epochs, help=f"training epochs (default: {default_epochs})"
     )
@@ -175,7 +195,7 @@ def build_parser():
                                    "plus the importance-weighted NLL and bits/dim (VAE) and the NLL bound (VQ-VAE "
                                    "with --prior).")
     p.add_argument("model", help="a .keras file written by tfvae")
-    p.add_argument("--dataset", required=True, help="data set to evaluate on")
+    _add_source_args(p, required=True)
     p.add_argument("--split", default="test", help="split")
     p.add_argument("--prior", help="VQ-VAE: its prior (.keras)")
     p.add_argument("--vqvae", help="prior: its VQ-VAE (.keras)")

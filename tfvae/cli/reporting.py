@@ -137,7 +137,7 @@ def vqvae_images(model, x_test, output_dir):
     image_shape = tuple(x_test.shape[1:])
     codes = model.encode(originals[:20]).numpy()
     code_rgb = images.code_images(codes, model.num_embeddings, image_shape[:2])
-    canvas = np.ones((20, *image_shape[:2], 3), np.float32)  # grids may be smaller than images
+    canvas = np.ones((len(codes), *image_shape[:2], 3), np.float32)  # grids may be smaller than images
     canvas[:, : code_rgb.shape[1], : code_rgb.shape[2]] = code_rgb
     rgb = originals[:20] if image_shape[-1] == 3 else np.repeat(originals[:20], 3, axis=-1)
     images.save_png(os.path.join(output_dir, "codes.png"), images.interleave(rgb, canvas), columns=10)

@@ -60,6 +60,15 @@ def _fit_config(a, kind, default_batch_size):
                      callbacks=tuple(_callbacks(a, kind, say)))
 
 
+def _source(a, default):
+    """`a.dataset` (or `default`) as the one `tfvae.data.DataSource` of the run, with --image-size/--channels."""
+    from tfvae import data
+    from tfvae.cli.parser import source_args
+
+    a.dataset = data.source(a.dataset or default, **source_args(a))
+    return a.dataset
+
+
 def _test_data(dataset, with_labels, binarize=False, seed=0):
     """Test arrays (images, labels or None) and the dataset fit validates on."""
     import numpy as np
@@ -76,22 +85,22 @@ def _test_data(dataset, with_labels, binarize=False, seed=0):
 
 
 def _train_vae(a):
-    from tfvae import data, training
+    from tfvae import training
     from tfvae.cli import reporting
 
-    a.dataset = a.dataset or ("mnist" if a.conditional else "binarized_mnist")
-    info = data.dataset_info(a.dataset)
+    info = _source(a, "mnist" if a.conditional else "binarized_mnist").info
     config = _fit_config(a, a.kind, 100)
     vae_args = builder_args(a, "vae_")
     if "likelihood" not in vae_args:  # what the data are decides, so this default lives here
-        vae_args["likelihood"] = "bernoulli" if (info.binary or a.binarize) else "discretized_gaussian"
+        vae_args["likelihood"] = ("bernoulli" if (info.binary or a.binarize) else
+                                  "discretized_gaussian" if info.eight_bit else "gaussian")
     if a.conditional:
         vae_args["num_classes"] = info.num_classes
     x_test, y_test, test_ds = _test_data(a.dataset, a.conditional, a.binarize, a.seed)
     report = _epoch_report(config.epochs, {"loss": "-ELBO"}, " nats", config)
     config = dataclasses.replace(config, callbacks=(report, *config.callbacks))
     trained = training.train_vae(a.dataset, vae_args, config, a.architecture, a.binarize, test_ds)
-    results = {"dataset": a.dataset, "architecture": a.architecture, "latent_dim": trained.model.latent_dim,
+    results = {"dataset": str(a.dataset), "architecture": a.architecture, "latent_dim": trained.model.latent_dim,
                "epochs": a.epochs, "train_seconds": round(trained.seconds, 1)}
     results.update(reporting.vae_figures(trained, test_ds, x_test, y_test, a.iw_samples, a.iw_examples, a.seed,
                                          say=config.say))
@@ -100,18 +109,17 @@ def _train_vae(a):
 
 
 def _train_autoencoder(a):
-    from tfvae import data, training
+    from tfvae import training
     from tfvae.cli import reporting
 
-    a.dataset = a.dataset or "mnist"
-    info = data.dataset_info(a.dataset)
+    info = _source(a, "mnist").info
     config = _fit_config(a, a.kind, 100)
     ae_args = builder_args(a, "ae_")
     if "likelihood" not in ae_args:  # what the data are decides, so this default lives here
         ae_args["likelihood"] = "bernoulli" if info.binary else "squared_error"
     if a.conditional:
         if not info.num_classes:
-            raise ValueError(f"{a.dataset!r} has no labels; received --conditional.")
+            raise ValueError(f"{str(a.dataset)!r} has no labels; received --conditional.")
         ae_args["num_classes"] = info.num_classes
     x_test, _, test_ds = _test_data(a.dataset, a.conditional)
     shown = {"loss": "reconstruction"}
@@ -121,7 +129,7 @@ def _train_autoencoder(a):
     config = dataclasses.replace(config, callbacks=(_epoch_report(config.epochs, shown, "", config),
                                                     *config.callbacks))
     trained = training.train_autoencoder(a.dataset, ae_args, config, a.architecture, a.adversarial, test_ds)
-    results = {"dataset": a.dataset, "architecture": a.architecture, "latent_dim": trained.model.latent_dim,
+    results = {"dataset": str(a.dataset), "architecture": a.architecture, "latent_dim": trained.model.latent_dim,
                "epochs": a.epochs, "train_seconds": round(trained.seconds, 1)}
     results.update(reporting.autoencoder_figures(trained, test_ds))
     written = reporting.autoencoder_images(trained.model, x_test, a.output_dir, a.seed)
@@ -136,10 +144,9 @@ def _train_vqvae(a):
     from tfvae.cli import reporting
     from tfvae.models.vqvae import QUANTIZERS
 
-    a.dataset = a.dataset or "mnist"
-    info = data.dataset_info(a.dataset)
+    info = _source(a, "mnist").info
     if a.conditional and not info.num_classes:
-        raise ValueError(f"{a.dataset!r} has no labels; received --conditional.")
+        raise ValueError(f"{str(a.dataset)!r} has no labels; received --conditional.")
     config = _fit_config(a, "vqvae", 128)
     x_test, y_test, _ = _test_data(a.dataset, a.conditional)
     test_ds = tf.data.Dataset.from_tensor_slices(x_test).batch(500)  # the VQ-VAE sees images only
@@ -149,7 +156,7 @@ def _train_vqvae(a):
     trained = training.train_vqvae(a.dataset, model_args(a, "vq_"), vq_config, test_ds)
     vqvae = trained.model
     quantizer = {cls: name for name, cls in QUANTIZERS.items()}.get(type(vqvae.quantizer), "custom")
-    results = {"dataset": a.dataset, "quantizer": quantizer, "epochs": a.epochs,
+    results = {"dataset": str(a.dataset), "quantizer": quantizer, "epochs": a.epochs,
                "train_seconds": round(trained.seconds, 1)}
     results.update(reporting.vqvae_figures(trained, test_ds))
     written = reporting.vqvae_images(vqvae, x_test, a.output_dir)
@@ -208,7 +215,7 @@ def _train_prior(a):
     from tfvae.cli import reporting
 
     vqvae = load_model(a.vqvae)
-    a.dataset = a.dataset or "mnist"
+    _source(a, "mnist")
     prior, results = _fit_prior(a, vqvae, _fit_config(a, "prior", 128), a.conditional)
     os.makedirs(a.output_dir, exist_ok=True)
     prior.save(os.path.join(a.output_dir, "prior.keras"))

@@ -34,12 +34,23 @@ def classifier_network(image_shape, num_classes, filters=CLASSIFIER_FILTERS, fea
     return keras.Model(images, [features, logits], name="classifier")
 
 
+def _tag(text):
+    return "".join(c if c.isalnum() else "_" for c in str(text))
+
+
 def cache_path(dataset, epochs, seed, train_split="train", binarize=None, cache_dir=None):
-    """The file `train_feature_extractor` keeps an extractor of these settings in."""
+    """The file `train_feature_extractor` keeps an extractor of these settings in (a data set's name, or a
+    folder's or file's path, with the image shape it is read at)."""
+    from tfvae import data
+
     cache_dir = cache_dir or os.environ.get("TFVAE_CACHE_DIR") or DEFAULT_CACHE_DIR
-    tag = "".join(c if c.isalnum() else "_" for c in train_split)
+    name = str(dataset)
+    if not (isinstance(dataset, str) and dataset in data.DATASETS):
+        name = _tag(os.path.abspath(os.path.expanduser(name)) if os.path.exists(os.path.expanduser(name)) else name)
+        name += "-" + "x".join(map(str, data.dataset_info(dataset).image_shape))
     binary = f"-{binarize}" if binarize else ""
-    return os.path.join(os.path.expanduser(cache_dir), f"{dataset}{binary}-{tag}-classifier-e{epochs}-s{seed}.keras")
+    return os.path.join(os.path.expanduser(cache_dir),
+                        f"{name}{binary}-{_tag(train_split)}-classifier-e{epochs}-s{seed}.keras")
 
 
 def train_feature_extractor(dataset, *, epochs=5, batch_size=128, seed=0, train_split="train", binarize=None,
@@ -71,7 +82,7 @@ def train_feature_extractor(dataset, *, epochs=5, batch_size=128, seed=0, train_
 
     info = data.dataset_info(dataset)
     if not info.num_classes:
-        raise ValueError(f"train_feature_extractor trains a classifier and needs labels; {dataset!r} has none "
+        raise ValueError(f"train_feature_extractor trains a classifier and needs labels; {str(dataset)!r} has none "
                          "(for binarized_mnist, train on 'mnist' with binarize='dynamic').")
     epochs, batch_size = check_positive_int(epochs, "epochs"), check_positive_int(batch_size, "batch_size")
     seed = check_seed(seed)
@@ -88,7 +99,7 @@ def train_feature_extractor(dataset, *, epochs=5, batch_size=128, seed=0, train_
     x, y = data.load_arrays(dataset, "test", with_labels=True, binarize=binarize, seed=seed)
     predicted = np.concatenate([np.argmax(trainer.predict_on_batch(x[i:i + 1000]), -1) for i in range(0, len(x), 1000)])
     accuracy = float(np.mean(predicted == y))
-    extractor = FeatureExtractor(network, extractor_name="tfvae-classifier", dataset=dataset + (
+    extractor = FeatureExtractor(network, extractor_name="tfvae-classifier", dataset=str(dataset) + (
         f" ({binarize} binarisation)" if binarize else ""), test_accuracy=accuracy)
     extractor.weights_sha256 = extractor.weights_hash()
     os.makedirs(os.path.dirname(path), exist_ok=True)

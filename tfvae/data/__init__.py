@@ -1,7 +1,9 @@
 """Data sets as `tf.data.Dataset`s of float images, ready for `fit`.
 
-`load` reads TFDS data sets (`binarized_mnist`, `mnist`, `fashion_mnist`, `cifar10`)
-and Frey Face (not in TFDS), scales pixels to [0, 1] (or [-0.5, 0.5]) and does the
+`load` reads the data sets tfvae knows by name (`binarized_mnist`, `mnist`,
+`fashion_mnist`, `cifar10` from TFDS, and Frey Face), any other TFDS image data
+set, a folder of image files, or NumPy arrays and `.npy`/`.npz` files (see
+`DataSource`), resizes them if asked (`image_size=`, `channels=`), scales pixels to [0, 1] (or [-0.5, 0.5]) and does the
 pipeline work in the right order: decode, cache (the stored uint8 pixels),
 shuffle, batch, then scale and redraw a per-epoch random binarisation once per
 batch (vectorised, in parallel), prefetch.
@@ -30,9 +32,11 @@ import tensorflow as tf
 from tfvae._checks import VALUE_RANGES as _VALUE_BOUNDS
 from tfvae._checks import check_positive_int
 from tfvae._io import write_atomically
+from tfvae.data.data_source import DataSource
 
 __all__ = [
     "DATASETS",
+    "DataSource",
     "DatasetInfo",
     "DatasetNotAvailableError",
     "EpochData",
@@ -41,6 +45,7 @@ __all__ = [
     "load",
     "load_arrays",
     "pixel_variance",
+    "source",
 ]
 
 
@@ -57,7 +62,13 @@ class DatasetInfo:
     num_classes: int  # 0: no labels
     splits: tuple
     binary: bool  # pixels already in {0, 1}
-    source: str  # "tfds" or "frey_face"
+    source: str  # "tfds", "frey_face", "folder" or "arrays"
+    pixel_scale: float = None  # arrays: what stored values are divided by (255 for uint8; None: floats in [0, 1])
+
+    @property
+    def eight_bit(self):
+        """Whether the pixels are the 256 levels of 8-bit data (the discretised likelihoods' data)."""
+        return not self.binary and _pixel_scale(self) == 255.0
 
 
 DATASETS = {
@@ -88,7 +99,9 @@ def epoch_seed(seed, epoch):
 
 
 def _pixel_scale(info):
-    """What stored pixel values are divided by to lie in [0, 1]."""
+    """What stored pixel values are divided by to lie in [0, 1] (None: float sources, scaled already)."""
+    if info.source == "arrays":
+        return info.pixel_scale
     return 1.0 if info.binary else 255.0
 
 
@@ -104,11 +117,19 @@ def _prepare(images, scale, value_range, binarize_seed=None):
     return x
 
 
-def dataset_info(name):
-    """The `DatasetInfo` of a known data set; `ValueError` for an unknown name."""
-    if name not in DATASETS:
-        raise ValueError(f"Unknown data set {name!r}; known data sets: {', '.join(sorted(DATASETS))}.")
-    return DATASETS[name]
+def source(name, **options):
+    """`name` as a `DataSource` (returned as it is if it is one); `options` are `DataSource`'s."""
+    if isinstance(name, DataSource):
+        if any(v is not None for k, v in options.items() if k != "resize"):
+            raise ValueError(f"Give source options to the DataSource, not again to the loader; received {options}.")
+        return name
+    return DataSource(name, **options)
+
+
+def dataset_info(name, **options):
+    """The `DatasetInfo` of a source (a name, path, arrays or `DataSource`; `options` as `DataSource`'s);
+    `ValueError` for an unknown name or a bad source."""
+    return source(name, **options).info
 
 
 def _offline():
@@ -216,7 +237,7 @@ def _frey_face_split(frames, split):
 
 
 def _check_args(info, split, batch_size, binarize, value_range, with_labels):
-    if not isinstance(split, str) or _split_base(split) not in info.splits:
+    if not isinstance(split, str) or (info.splits is not None and _split_base(split) not in info.splits):
         raise ValueError(f"{info.name} has splits {info.splits}; received split={split!r}.")
     if batch_size is not None and (not isinstance(batch_size, int) or batch_size < 1):
         raise ValueError(f"`batch_size` must be a positive int or None; received batch_size={batch_size!r}.")
@@ -248,15 +269,25 @@ def load(
     drop_remainder=False,
     data_dir=None,
     download=None,
+    image_size=None,
+    channels=None,
+    resize="crop",
+    image_key=None,
+    label_key=None,
+    float_range=None,
 ):
     """A batched, prefetched `tf.data.Dataset` of float32 images.
 
     Args:
-        name: str. One of `DATASETS`: "binarized_mnist" (Larochelle's fixed
-            binarisation, 50k/10k/10k), "mnist", "fashion_mnist", "cifar10",
-            "frey_face".
+        name: str, path, arrays or `DataSource`. One of `DATASETS`:
+            "binarized_mnist" (Larochelle's fixed binarisation, 50k/10k/10k),
+            "mnist", "fashion_mnist", "cifar10", "frey_face"; or any TFDS image
+            data set by name, a folder of images, a `.npy`/`.npz` file, an
+            array or `(images, labels)` (see `DataSource`).
         split: str. A split of the data set ("train", "test", ...); TFDS data
-            sets also take TFDS slices such as "train[:10%]".
+            sets also take TFDS slices such as "train[:10%]". Folders and
+            arrays without splits of their own have "train", "test" (every
+            10th example) and "all".
         batch_size: int or None. None yields single examples.
         with_labels: bool. Yield `(image, label)` pairs (int32 labels).
         binarize: None or "dynamic". "dynamic" replaces each grey level p by a
@@ -271,6 +302,10 @@ def load(
         data_dir: str or None. Where the data set lives (see module docstring).
         download: bool or None. False never downloads; None downloads a missing
             data set when online, unless TFVAE_OFFLINE=1.
+        image_size, channels, resize, image_key, label_key, float_range: how
+            to read and resize the source (see `DataSource`): e.g.
+            `image_size=(64, 64)` crops each image to a square at its centre
+            and resizes it, keeping 8-bit data on their 256 levels.
 
     Returns:
         A `tf.data.Dataset` of images `(batch, *image_shape)` float32, or of
@@ -281,19 +316,13 @@ def load(
         DatasetNotAvailableError: the data set is not on disk and cannot be
             downloaded now; the message says how to fix it.
     """
-    info = dataset_info(name)
+    src = source(name, image_size=image_size, channels=channels, resize=resize, image_key=image_key,
+                 label_key=label_key, float_range=float_range, data_dir=data_dir, download=download)
+    info = src.info
     _check_args(info, split, batch_size, binarize, value_range, with_labels)
     if shuffle is None:
         shuffle = _split_base(split) == "train"
-
-    if info.source == "frey_face":
-        frames = _frey_face_split(_frey_face_frames(data_dir, download), split)
-        ds = tf.data.Dataset.from_tensor_slices({"image": frames})
-    else:
-        ds = _tfds_dataset(info, split, data_dir, download, bool(shuffle), seed)
-
-    def select(example):
-        return (example["image"], tf.cast(example["label"], tf.int32)) if with_labels else example["image"]
+    ds = src.examples(split, with_labels, bool(shuffle), seed)
 
     def prepare(batch, seed=None):
         # Runs once per batch (vectorised): cache and shuffle move raw uint8
@@ -302,7 +331,6 @@ def load(
         x = _prepare(images, _pixel_scale(info), value_range, seed)
         return (x, *rest) if rest else x
 
-    ds = ds.map(select, num_parallel_calls=tf.data.AUTOTUNE)
     if cache:
         ds = ds.cache()
     if shuffle:
@@ -374,7 +402,7 @@ class EpochData:
     the run and a resumed run sees exactly what an uninterrupted one would.
 
     Args:
-        name: str or None. A data set of `DATASETS`; None with `arrays`.
+        name: str, path, `DataSource` or None: a source as for `load`; None with `arrays`.
         split, with_labels, binarize, value_range, data_dir, download:
             as for `load`.
         batch_size: int.
@@ -387,7 +415,7 @@ class EpochData:
     """
 
     def __init__(self, name=None, split="train", batch_size=128, seed=0, *, with_labels=False, binarize=None,
-                 value_range="unit", shuffle=True, data_dir=None, download=None, arrays=None):
+                 value_range="unit", shuffle=True, data_dir=None, download=None, arrays=None, **source_options):
         if (name is None) == (arrays is None):
             raise ValueError(f"Give a data set name or arrays, not both or neither; received name={name!r} "
                              f"and arrays={'None' if arrays is None else 'given'}.")
@@ -402,20 +430,17 @@ class EpochData:
             self.info, self.with_labels, self.binarize, self.value_range = None, len(arrays) == 2, None, None
             self.images, self.labels = arrays[0], (arrays[1] if len(arrays) == 2 else None)
         else:
-            info = dataset_info(name)
+            src = source(name, data_dir=data_dir, download=download, **source_options)
+            info = src.info
             _check_args(info, split, batch_size, binarize, value_range, with_labels)
             self.info = info
-            if info.source == "frey_face":
-                self.images, self.labels = _frey_face_split(_frey_face_frames(data_dir, download), split), None
-            else:
-                ds = _tfds_dataset(info, split, data_dir, download, False, None)
-                images, labels = [], []
-                for example in ds.batch(4096).as_numpy_iterator():
-                    images.append(example["image"])
-                    if with_labels:
-                        labels.append(example["label"].astype(np.int32))
-                self.images = np.concatenate(images)
-                self.labels = np.concatenate(labels) if with_labels else None
+            images, labels = [], []
+            for batch in src.examples(split, with_labels).batch(4096).as_numpy_iterator():
+                images.append(batch[0] if with_labels else batch)
+                if with_labels:
+                    labels.append(batch[1])
+            self.images = np.concatenate(images)
+            self.labels = np.concatenate(labels) if with_labels else None
         self._tensors = None
 
     def __len__(self):
@@ -428,7 +453,7 @@ class EpochData:
         """Variance of all pixel values, scaled as `load` scales them, in float64."""
         if self.info is None:
             raise ValueError("pixel_variance needs a named data set; these data were given as arrays.")
-        return float(np.var(self.images.astype(np.float64) / _pixel_scale(self.info)))
+        return float(np.var(self.images.astype(np.float64) / (_pixel_scale(self.info) or 1.0)))
 
     def __call__(self, epoch):
         return self.dataset(epoch, epoch + 1)
