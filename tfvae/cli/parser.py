@@ -134,7 +134,8 @@ def build_parser():
                        help="latent dimensions")
         p.add_argument("--hidden-units", type=POSITIVE_INT, nargs="+", dest="vae_hidden_units", metavar="UNITS",
                        help="hidden layer widths (conv: the dense layer's; default: VAE.mlp's / VAE.conv's)")
-        p.add_argument("--likelihood", choices=["bernoulli", "discretized_gaussian", "gaussian"],
+        p.add_argument("--likelihood", choices=["bernoulli", "discretized_gaussian", "gaussian",
+                                                "discretized_logistic_mixture"],
                        dest="vae_likelihood",
                        help="default: bernoulli for binary data, discretized_gaussian for 8-bit grey levels")
         p.add_argument("--binarize", choices=["dynamic"], help="fresh Bernoulli binarisation each epoch")

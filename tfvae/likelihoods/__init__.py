@@ -10,6 +10,7 @@
 | "mean_squared_error"   | `SquaredError("mean")`           | the image         | no (a distance)          |
 | "gaussian"             | `Gaussian()`                     | the mean (+scale) | no (a density)           |
 | "discretized_gaussian" | `DiscretizedGaussian(num_bins)`  | the mean (+scale) | yes, of n-level images   |
+| "discretized_logistic_mixture" | `DiscretizedLogisticMixture(K)` | mixture parameters | yes, of n-level images |
 
 Each gives its negative log-likelihood per example (`negative_log_likelihood`),
 the image its outputs stand for (`mean`), and whether bits per dimension may
@@ -20,6 +21,7 @@ import keras
 
 from tfvae.likelihoods.bernoulli import Bernoulli
 from tfvae.likelihoods.discretized_gaussian import DiscretizedGaussian
+from tfvae.likelihoods.discretized_logistic_mixture import DiscretizedLogisticMixture
 from tfvae.likelihoods.gaussian import Gaussian
 from tfvae.likelihoods.likelihood import Likelihood
 from tfvae.likelihoods.squared_error import SquaredError
@@ -27,6 +29,7 @@ from tfvae.likelihoods.squared_error import SquaredError
 __all__ = [
     "Bernoulli",
     "DiscretizedGaussian",
+    "DiscretizedLogisticMixture",
     "Gaussian",
     "Likelihood",
     "SquaredError",
@@ -40,6 +43,7 @@ _BY_NAME = {
     "mean_squared_error": lambda: SquaredError("mean"),
     "gaussian": Gaussian,
     "discretized_gaussian": DiscretizedGaussian,
+    "discretized_logistic_mixture": DiscretizedLogisticMixture,
 }
 
 

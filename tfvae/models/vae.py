@@ -16,10 +16,18 @@ from tfvae.models import _signatures, networks
 from tfvae.models.base import BaseModel
 from tfvae.models.gaussian_prior import GaussianPrior
 
-LIKELIHOODS = ("bernoulli", "gaussian", "discretized_gaussian")
+LIKELIHOODS = ("bernoulli", "gaussian", "discretized_gaussian", "discretized_logistic_mixture")
 CONDITIONINGS = ("inputs", "prior_mean")
 # Floats per decoder-output tensor in one importance-sampling chunk (16 MiB).
 _IW_CHUNK_ELEMENTS = 2**22
+
+
+def _decoder_output_shape(input_shape, kwargs):
+    """What the builders' decoders give per image: its shape, or a mixture's parameters per pixel."""
+    likelihood = likelihoods.get(kwargs.get("likelihood", "bernoulli"), LIKELIHOODS, "VAE")
+    if hasattr(likelihood, "output_channels"):
+        return (*tuple(input_shape)[:-1], likelihood.output_channels(tuple(input_shape)[-1]))
+    return tuple(input_shape)
 
 
 def _builder_num_classes(kwargs):
@@ -70,6 +78,12 @@ class VAE(BaseModel):
               bound and has no bits/dim); use it for real-valued data.
             A `tfvae.likelihoods.DiscretizedGaussian(num_bins)` object scores
             data of other bit depths.
+            - "discretized_logistic_mixture": PixelCNN++'s mixture of
+              discretised logistics per pixel (5 components; an object sets
+              another number), channels modelled jointly: the likelihood for
+              8-bit colour images. The decoder gives the mixture's parameters
+              per pixel (the builders size it; see
+              `tfvae.likelihoods.DiscretizedLogisticMixture`).
         observation_scale: float, str or None. Gaussian kinds only: a fixed
             standard deviation (float > 0), "learned" (one trainable scale per
             dimension; the default) or "decoder" (the decoder's second output,
@@ -238,7 +252,7 @@ class VAE(BaseModel):
         num_classes = _builder_num_classes(kwargs)
         encoder = networks.mlp_encoder(input_shape, latent_dim, units, activation, num_classes)
         decoder = networks.mlp_decoder(
-            input_shape, latent_dim, units, activation, num_classes,
+            _decoder_output_shape(input_shape, kwargs), latent_dim, units, activation, num_classes,
             two_heads=kwargs.get("observation_scale") == "decoder",
         )
         return cls(encoder, decoder, **kwargs)
@@ -265,7 +279,7 @@ class VAE(BaseModel):
         filters = networks.as_units(filters)
         encoder = networks.conv_encoder(input_shape, latent_dim, filters, int(hidden_units), num_classes)
         decoder = networks.conv_decoder(
-            input_shape, latent_dim, filters, int(hidden_units), num_classes,
+            _decoder_output_shape(input_shape, kwargs), latent_dim, filters, int(hidden_units), num_classes,
             two_heads=kwargs.get("observation_scale") == "decoder",
         )
         return cls(encoder, decoder, **kwargs)
