@@ -3,6 +3,9 @@
 from tfvae.layers.gated_pixelcnn_block import GatedPixelCNNBlock
 from tfvae.layers.gaussian_sampler import GaussianSampler
 from tfvae.layers.masked_conv2d import MaskedConv2D
+from tfvae.layers.residual_block import ResidualBlock
+from tfvae.layers.spatial_attention import SpatialAttention
 from tfvae.layers.vector_quantizer import VectorQuantizer, VectorQuantizerEMA
 
-__all__ = ["GatedPixelCNNBlock", "GaussianSampler", "MaskedConv2D", "VectorQuantizer", "VectorQuantizerEMA"]
+__all__ = ["GatedPixelCNNBlock", "GaussianSampler", "MaskedConv2D", "ResidualBlock", "SpatialAttention",
+           "VectorQuantizer", "VectorQuantizerEMA"]

@@ -8,6 +8,11 @@ from tfvae._input_checks import check_sample_labels
 from tfvae.models import _signatures
 
 
+def _shape(latent_shape):
+    """A latent's shape as a tuple (an int is the size of a vector latent)."""
+    return (int(latent_shape),) if isinstance(latent_shape, int) else tuple(latent_shape)
+
+
 class GaussianPrior:
     """p(z) = N(0, I), or p(z|y) = N(mu_y, I) with one mean per class: what training, `sample` and the
     exported `sample` / `sample_from_noise` signatures of a model draw from, written once.
@@ -46,8 +51,11 @@ class GaussianPrior:
         return losses.gaussian_kl(mean, log_var, self.mean(labels))
 
     def log_prob(self, z, labels):
-        """log p(z|y), summed over the last axis (batch `(b, d)` or importance samples `(k, b, d)`)."""
+        """log p(z|y) of flattened latents, summed over the last axis: a batch `(b, D)` or importance samples
+        `(k, b, D)`, D the number of latent dimensions."""
         mu = self.mean(labels)
+        if mu is not None:
+            mu = ops.reshape(mu, (ops.shape(mu)[0], -1))
         return losses.standard_normal_log_prob(z if mu is None else z - mu)
 
     def draws_like(self, codes, labels, sampler, seed=None):
@@ -59,8 +67,9 @@ class GaussianPrior:
         zeros = ops.zeros_like(codes)
         return self.shift(ops.cast(sampler([zeros, zeros], seed=seed), "float32"), labels)
 
-    def sample_latents(self, n, latent_dim, seed, labels, who):
-        """`(z, labels)`: `n` latents drawn from the prior for `sample`, and the checked labels.
+    def sample_latents(self, n, latent_shape, seed, labels, who):
+        """`(z, labels)`: `n` latents of `latent_shape` (an int: vectors) drawn from the prior for `sample`, and
+        the checked labels.
 
         Raises:
             ValueError: labels for an unconditional model, or labels a conditional one cannot take.
@@ -71,30 +80,31 @@ class GaussianPrior:
                                  f"received labels={labels!r}.")
         else:
             labels = check_sample_labels(labels, n, self.num_classes, who)
-        return self.shift(keras.random.normal((n, latent_dim), seed=seed), labels), labels
+        return self.shift(keras.random.normal((n, *_shape(latent_shape)), seed=seed), labels), labels
 
-    def serving_functions(self, decode, latent_dim):
+    def serving_functions(self, decode, latent_shape):
         """The `sample` and `sample_from_noise` signatures.
 
         Args:
-            decode: `decode(z, labels) -> {"images": ...}` for latents `(batch, latent_dim)`.
-            latent_dim: int.
+            decode: `decode(z, labels) -> {"images": ...}` for latents `(batch, *latent_shape)`.
+            latent_shape: int or tuple: the shape of one latent.
 
         Returns:
             `{"sample": one int64 seed per image -> images, "sample_from_noise": N(0, I) noise -> images}`,
             each taking an int32 `label` per image too for a conditional model.
         """
         label = [_signatures.spec((None,), "int32", "label")] if self.num_classes is not None else []
+        latent_shape = _shape(latent_shape)
 
         def sample_from_noise(noise, *labels):
             labels = labels[0] if labels else None
             return decode(self.shift(noise, labels), labels)
 
         def sample(seed, *labels):
-            return sample_from_noise(_signatures.per_seed(seed, [latent_dim], "normal"), *labels)
+            return sample_from_noise(_signatures.per_seed(seed, list(latent_shape), "normal"), *labels)
 
         return {
             "sample": _signatures.signature(sample, [_signatures.spec((None,), "int64", "seed"), *label]),
             "sample_from_noise": _signatures.signature(
-                sample_from_noise, [_signatures.spec((None, latent_dim), "float32", "noise"), *label]),
+                sample_from_noise, [_signatures.spec((None, *latent_shape), "float32", "noise"), *label]),
         }

@@ -34,6 +34,12 @@ VQ_HIDDEN_FILTERS = 128
 VQ_RESIDUAL_FILTERS = 32
 VQ_DOWNSAMPLINGS = 2
 VQ_RESIDUAL_BLOCKS = 2
+# The scalable residual networks (latent diffusion's autoencoder, VQGAN): the first level's width, the widest
+# level's, residual blocks per level, normalisation groups.
+RESNET_BASE_FILTERS = 64
+RESNET_MAX_FILTERS = 256
+RESNET_BLOCKS = 2
+RESNET_GROUPS = 32
 
 
 def static_input_shape(network):
@@ -226,3 +232,86 @@ def vq_decoder(output_shape, embedding_dim, hidden_filters=VQ_HIDDEN_FILTERS, re
     if crop != ((0, 0), (0, 0)):
         h = layers.Cropping2D(crop, name="crop")(h)
     return keras.Model(z_in, h, name="decoder")
+
+
+def resnet_levels(input_shape, downsample_factor, base_filters, max_filters):
+    """The widths of the levels of `resnet_encoder` (one per halving, plus the first) and the latent grid."""
+    from tfvae._checks import check_positive_int
+
+    if len(tuple(input_shape)) != 3:
+        raise ValueError(f"The residual networks take images (H, W, C); received input_shape={tuple(input_shape)}.")
+    factor = check_positive_int(downsample_factor, "downsample_factor")
+    if factor & (factor - 1):
+        raise ValueError(f"`downsample_factor` must be a power of 2; received downsample_factor={factor}.")
+    height, width, _ = input_shape
+    if height % factor or width % factor:
+        raise ValueError(f"`downsample_factor`={factor} must divide the image's height and width; received "
+                         f"input_shape={tuple(input_shape)}.")
+    levels = int(math.log2(factor)) + 1
+    widths = tuple(min(check_positive_int(base_filters, "base_filters") * 2**i,
+                       check_positive_int(max_filters, "max_filters")) for i in range(levels))
+    return widths, (height // factor, width // factor)
+
+
+def _resnet_middle(h, width, attention, groups, dropout, prefix):
+    from tfvae.layers.residual_block import ResidualBlock
+    from tfvae.layers.spatial_attention import SpatialAttention
+
+    h = ResidualBlock(width, groups, dropout, name=f"{prefix}_mid_res0")(h)
+    if attention:
+        h = SpatialAttention(groups, name=f"{prefix}_mid_attention")(h)
+    return ResidualBlock(width, groups, dropout, name=f"{prefix}_mid_res1")(h)
+
+
+def _resnet_out(h, channels, groups, name):
+    from tfvae.layers.residual_block import group_count
+
+    h = layers.GroupNormalization(group_count(h.shape[-1], groups), name=f"{name}_norm")(h)
+    h = layers.Activation("silu", name=f"{name}_silu")(h)
+    return layers.Conv2D(channels, 3, padding="same", name=name)(h)
+
+
+def resnet_encoder(input_shape, out_channels, downsample_factor=4, base_filters=RESNET_BASE_FILTERS,
+                   max_filters=RESNET_MAX_FILTERS, num_blocks=RESNET_BLOCKS, attention=True, groups=RESNET_GROUPS,
+                   dropout=0.0, gaussian=False):
+    """The encoder of latent diffusion's autoencoder and VQGAN: a 3x3 convolution, per level `num_blocks`
+    `ResidualBlock`s then a stride-2 convolution (none after the last), a middle of residual blocks around
+    `SpatialAttention` (if `attention`), and GroupNorm, SiLU and a 3x3 convolution to `out_channels` per position
+    of the (H / f, W / f) grid; with `gaussian=True` two such heads, `[mean, log_var]`."""
+    from tfvae.layers.residual_block import ResidualBlock
+
+    widths, _ = resnet_levels(input_shape, downsample_factor, base_filters, max_filters)
+    x_in = keras.Input(shape=tuple(input_shape), name="image")
+    h = layers.Conv2D(widths[0], 3, padding="same", name="enc_in")(x_in)
+    for level, width in enumerate(widths):
+        for b in range(num_blocks):
+            h = ResidualBlock(width, groups, dropout, name=f"enc_l{level}_res{b}")(h)
+        if level < len(widths) - 1:
+            h = layers.Conv2D(width, 3, strides=2, padding="same", name=f"enc_l{level}_down")(h)
+    h = _resnet_middle(h, widths[-1], attention, groups, dropout, "enc")
+    if gaussian:
+        return keras.Model(x_in, [_resnet_out(h, out_channels, groups, "mean"),
+                                  _resnet_out(h, out_channels, groups, "log_var")], name="encoder")
+    return keras.Model(x_in, _resnet_out(h, out_channels, groups, "enc_out"), name="encoder")
+
+
+def resnet_decoder(output_shape, in_channels, downsample_factor=4, base_filters=RESNET_BASE_FILTERS,
+                   max_filters=RESNET_MAX_FILTERS, num_blocks=RESNET_BLOCKS, attention=True, groups=RESNET_GROUPS,
+                   dropout=0.0, out_channels=None):
+    """Mirror of `resnet_encoder`: from a (H / f, W / f, `in_channels`) grid, a 3x3 convolution, the middle, per
+    level `num_blocks + 1` residual blocks then nearest-neighbour upsampling and a 3x3 convolution, and GroupNorm,
+    SiLU and a 3x3 convolution to `out_channels` per pixel (default: the image's channels)."""
+    from tfvae.layers.residual_block import ResidualBlock
+
+    widths, grid = resnet_levels(output_shape, downsample_factor, base_filters, max_filters)
+    z_in = keras.Input(shape=(*grid, in_channels), name="latent")
+    h = layers.Conv2D(widths[-1], 3, padding="same", name="dec_in")(z_in)
+    h = _resnet_middle(h, widths[-1], attention, groups, dropout, "dec")
+    for level in reversed(range(len(widths))):
+        for b in range(num_blocks + 1):
+            h = ResidualBlock(widths[level], groups, dropout, name=f"dec_l{level}_res{b}")(h)
+        if level > 0:
+            h = layers.UpSampling2D(2, interpolation="nearest", name=f"dec_l{level}_up")(h)
+            h = layers.Conv2D(widths[level], 3, padding="same", name=f"dec_l{level}_up_conv")(h)
+    channels = output_shape[-1] if out_channels is None else out_channels
+    return keras.Model(z_in, _resnet_out(h, channels, groups, "dec_out"), name="decoder")

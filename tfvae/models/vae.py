@@ -223,7 +223,7 @@ class VAE(BaseModel):
         self.loss_tracker = keras.metrics.Mean(name="loss")
         self.reconstruction_tracker = keras.metrics.Mean(name="reconstruction")
         self.kl_tracker = keras.metrics.Mean(name="kl")
-        self._latent_dim = None
+        self._latent_shape = None
         self._image_shape = None
         self._iw_fn = None
         self._build_from_networks()
@@ -282,6 +282,57 @@ class VAE(BaseModel):
             _decoder_output_shape(input_shape, kwargs), latent_dim, filters, int(hidden_units), num_classes,
             two_heads=kwargs.get("observation_scale") == "decoder",
         )
+        return cls(encoder, decoder, **kwargs)
+
+    @classmethod
+    def resnet(
+        cls,
+        input_shape,
+        latent_channels=4,
+        downsample_factor=4,
+        base_filters=networks.RESNET_BASE_FILTERS,
+        max_filters=networks.RESNET_MAX_FILTERS,
+        num_blocks=networks.RESNET_BLOCKS,
+        attention=True,
+        dropout=0.0,
+        **kwargs,
+    ):
+        """A VAE with a spatial latent z of shape (H / f, W / f, `latent_channels`), as latent diffusion's
+        KL-regularised autoencoder: residual blocks with GroupNorm and SiLU, self-attention at the lowest
+        resolution, q(z|x) and the KL per latent element (summed, in nats), for colour images of 32x32 and up.
+
+        Args:
+            input_shape: `(H, W, C)`, H and W divisible by `downsample_factor`.
+            latent_channels: int. Channels of the latent grid.
+            downsample_factor: power of 2: the latent grid is (H / f, W / f).
+            base_filters, max_filters: widths of the first and the widest level.
+            num_blocks: residual blocks per level (the decoder has one more).
+            attention: bool. Self-attention in the middle of both networks.
+            dropout: float in [0, 1) inside the residual blocks.
+            **kwargs: the class's arguments (`likelihood`, `beta`, ...). The networks take no labels: a
+                conditional model needs `conditioning="prior_mean"` (a learned prior mean per class, of the
+                latent's shape). `observation_scale="decoder"` is not offered.
+
+        Example:
+
+        >>> import tfvae
+        >>> vae = tfvae.VAE.resnet((32, 32, 3), latent_channels=4, downsample_factor=4, base_filters=16,
+        ...                        max_filters=32, num_blocks=1, likelihood="discretized_logistic_mixture")
+        >>> vae.latent_shape
+        (8, 8, 4)
+        """
+        if _builder_num_classes(kwargs) is not None:
+            raise ValueError("VAE.resnet's networks take no labels: give conditioning='prior_mean' with "
+                             "num_classes (a learned prior mean per class).")
+        if kwargs.get("observation_scale") == "decoder":
+            raise ValueError("VAE.resnet has no decoder head for the scale; received observation_scale='decoder' "
+                             "(use 'learned', a float, or likelihood='discretized_logistic_mixture').")
+        latent_channels = check_positive_int(latent_channels, "latent_channels")
+        arch = dict(downsample_factor=downsample_factor, base_filters=base_filters, max_filters=max_filters,
+                    num_blocks=check_int(num_blocks, "num_blocks", 0), attention=bool(attention), dropout=dropout)
+        encoder = networks.resnet_encoder(input_shape, latent_channels, gaussian=True, **arch)
+        decoder = networks.resnet_decoder(input_shape, latent_channels,
+                                          out_channels=_decoder_output_shape(input_shape, kwargs)[-1], **arch)
         return cls(encoder, decoder, **kwargs)
 
     # ------------------------------------------------------------ conditioning
@@ -352,7 +403,7 @@ class VAE(BaseModel):
         if latent_shape is None:
             enc_in = self._encoder_inputs(keras.KerasTensor((1, *image_shape)), self._label_spec())
             latent_shape = tuple(self.encoder.compute_output_spec(enc_in)[0].shape[1:])
-        self._latent_dim = int(latent_shape[-1])
+        self._latent_shape = tuple(int(d) for d in latent_shape)
         # A variable, not a constant of the compiled step, so that callbacks can schedule it.
         self.kl_beta = self.add_weight(
             shape=(), initializer=keras.initializers.Constant(self.beta), trainable=False, name="kl_beta",
@@ -367,16 +418,21 @@ class VAE(BaseModel):
         if self.num_classes is not None and self.conditioning == "prior_mean":
             # Spread at the start, so that the classes' codes are pulled apart from the first step.
             self.prior_means = self.add_weight(
-                shape=(self.num_classes, self._latent_dim),
+                shape=(self.num_classes, *self._latent_shape),
                 initializer=keras.initializers.RandomNormal(stddev=1.0, seed=self.seed), name="prior_means",
                 dtype="float32",
             )
-        self.sampler.build([(None, self._latent_dim)] * 2)
+        self.sampler.build([(None, *self._latent_shape)] * 2)
+
+    @property
+    def latent_shape(self):
+        """Shape of one latent: `(latent_dim,)`, or `(h, w, channels)` for a spatial latent."""
+        return self._latent_shape
 
     @property
     def latent_dim(self):
-        """Number of latent dimensions."""
-        return self._latent_dim
+        """Number of latent dimensions (h * w * channels for a spatial latent)."""
+        return None if self._latent_shape is None else int(np.prod(self._latent_shape))
 
     def _require_built(self, who):
         if not self.built:
@@ -490,7 +546,7 @@ class VAE(BaseModel):
         """
         who = f"{type(self).__name__}.decode"
         self._require_built(who)
-        z = check_image_batch(z, (self.latent_dim,), None, who)
+        z = check_image_batch(z, self.latent_shape, None, who)
         if self._labels_into_networks:
             labels = self._check_labels(labels, z.shape[0], who)
         return self._mean_of(self._params(z, labels))
@@ -515,7 +571,7 @@ class VAE(BaseModel):
         """
         who = f"{type(self).__name__}.sample"
         self._require_built(who)
-        z, labels = self._prior.sample_latents(check_positive_int(n, "n"), self.latent_dim, seed, labels, who)
+        z, labels = self._prior.sample_latents(check_positive_int(n, "n"), self.latent_shape, seed, labels, who)
         return self.decode(z, labels)
 
     def log_likelihood(self, x, labels=None, num_samples=1000, batch_size=100, chunk_size=None, seed=None):
@@ -571,9 +627,11 @@ class VAE(BaseModel):
         """log p(x, z_i) - log q(z_i|x) for `num` samples: `(num, batch)`."""
         mean, log_var = self._posterior(x, labels)
         batch = tf.shape(x)[0]
+        # Latents flattened to (batch, D): a spatial latent's densities are sums over all its elements.
+        mean, log_var = tf.reshape(mean, [batch, self.latent_dim]), tf.reshape(log_var, [batch, self.latent_dim])
         eps = tf.random.stateless_normal(tf.stack([num, batch, self.latent_dim]), seed)
         z = mean + tf.exp(0.5 * log_var) * eps
-        flat_z = tf.reshape(z, [-1, self.latent_dim])
+        flat_z = tf.reshape(z, [-1, *self.latent_shape])
         x_rep = tf.reshape(
             tf.tile(x[None], tf.concat([[num], tf.ones([tf.rank(x)], tf.int32)], 0)),
             tf.concat([[-1], tf.shape(x)[1:]], 0),
@@ -615,9 +673,9 @@ class VAE(BaseModel):
         return {
             "serving_default": _signatures.signature(reconstruct, images),
             "encode": _signatures.signature(encode, images),
-            "decode": _signatures.signature(decode, [_signatures.spec((None, self.latent_dim), tf.float32, "latent"),
+            "decode": _signatures.signature(decode, [_signatures.spec((None, *self.latent_shape), tf.float32, "latent"),
                                                      *label]),
-            **self._prior.serving_functions(lambda z, labels: {"images": decode_mean(z, labels)}, self.latent_dim),
+            **self._prior.serving_functions(lambda z, labels: {"images": decode_mean(z, labels)}, self.latent_shape),
         }
 
     # ---------------------------------------------------------- serialisation

@@ -154,8 +154,7 @@ class VQVAE(BaseModel):
             commitment_cost, decay, dead_code_steps, seed: quantizer settings.
             **kwargs: `VQVAE` arguments (reconstruction, data_variance, ...).
         """
-        if quantizer not in QUANTIZERS:
-            raise ValueError(f"`quantizer` must be one of {tuple(QUANTIZERS)}; received quantizer={quantizer!r}.")
+        vq = cls._quantizer(quantizer, num_embeddings, embedding_dim, commitment_cost, decay, dead_code_steps, seed)
         if len(input_shape) != 3:
             raise ValueError(f"VQVAE.conv needs input_shape (H, W, C); received input_shape={tuple(input_shape)}.")
         num_downsamplings = check_int(num_downsamplings, "num_downsamplings", 1)
@@ -164,11 +163,57 @@ class VQVAE(BaseModel):
                     num_downsamplings=num_downsamplings, num_residual_blocks=num_residual_blocks)
         encoder = networks.vq_encoder(input_shape, embedding_dim, **arch)
         decoder = networks.vq_decoder(input_shape, embedding_dim, **arch)
-        q_args = dict(commitment_cost=commitment_cost, dead_code_steps=dead_code_steps, seed=seed, name="quantizer")
-        if quantizer == "ema":
-            q_args["decay"] = decay
-        vq = QUANTIZERS[quantizer](num_embeddings, embedding_dim, **q_args)
         return cls(encoder, decoder, vq, **kwargs)
+
+    @classmethod
+    def resnet(
+        cls,
+        input_shape,
+        num_embeddings=1024,
+        embedding_dim=8,
+        downsample_factor=4,
+        base_filters=networks.RESNET_BASE_FILTERS,
+        max_filters=networks.RESNET_MAX_FILTERS,
+        num_blocks=networks.RESNET_BLOCKS,
+        attention=True,
+        dropout=0.0,
+        quantizer="ema",
+        commitment_cost=COMMITMENT_COST,
+        decay=DECAY,
+        dead_code_steps=None,
+        seed=None,
+        **kwargs,
+    ):
+        """VQGAN's encoder and decoder (residual blocks with GroupNorm and SiLU, attention at the lowest
+        resolution) around a codebook: for colour images of 32x32 and up.
+
+        Args:
+            input_shape: `(H, W, C)`, H and W divisible by `downsample_factor`.
+            num_embeddings, embedding_dim: codebook size K and code size D.
+            downsample_factor: power of 2: the code grid is (H / f, W / f).
+            base_filters, max_filters: widths of the first and the widest level.
+            num_blocks: residual blocks per level (the decoder has one more).
+            attention: bool. Self-attention in the middle of both networks.
+            dropout: float in [0, 1) inside the residual blocks.
+            quantizer, commitment_cost, decay, dead_code_steps, seed: as `conv`'s
+                (the EMA codebook by default).
+            **kwargs: `VQVAE` arguments (likelihood, data_variance, ...).
+        """
+        vq = cls._quantizer(quantizer, num_embeddings, embedding_dim, commitment_cost, decay, dead_code_steps, seed)
+        arch = dict(downsample_factor=downsample_factor, base_filters=base_filters, max_filters=max_filters,
+                    num_blocks=check_int(num_blocks, "num_blocks", 0), attention=bool(attention), dropout=dropout)
+        encoder = networks.resnet_encoder(input_shape, embedding_dim, **arch)
+        decoder = networks.resnet_decoder(input_shape, embedding_dim, **arch)
+        return cls(encoder, decoder, vq, **kwargs)
+
+    @staticmethod
+    def _quantizer(kind, num_embeddings, embedding_dim, commitment_cost, decay, dead_code_steps, seed):
+        if kind not in QUANTIZERS:
+            raise ValueError(f"`quantizer` must be one of {tuple(QUANTIZERS)}; received quantizer={kind!r}.")
+        q_args = dict(commitment_cost=commitment_cost, dead_code_steps=dead_code_steps, seed=seed, name="quantizer")
+        if kind == "ema":
+            q_args["decay"] = decay
+        return QUANTIZERS[kind](num_embeddings, embedding_dim, **q_args)
 
     def build(self, input_shape):
         if self.built:
