@@ -92,3 +92,22 @@ def test_vqgan_style_vqvae_trains_round_trips_and_exports(tmp_path):
 def test_resnet_builder_arguments_are_checked(kwargs, match):
     with pytest.raises(ValueError, match=match):
         tfvae.VAE.resnet((32, 32, 3), **{**SMALL, **kwargs})
+
+
+def test_autoencoder_with_a_spatial_code_trains_and_exports(tmp_path):
+    x = (rng.integers(0, 256, (8, 32, 32, 3)) / 255.0).astype("float32")
+    ae = tfvae.Autoencoder.resnet((32, 32, 3), latent_channels=3, seed=0, **SMALL)
+    assert ae.latent_shape == (8, 8, 3) and ae.latent_dim == 192
+    ae.compile(keras.optimizers.Adam(1e-3))
+    ae.fit(x, batch_size=4, epochs=1, verbose=0)
+    codes = ae.encode(x).numpy()
+    np.testing.assert_allclose(ae.decode(codes).numpy(), ae.reconstruct(x).numpy(), rtol=1e-5, atol=1e-6)
+    ae.save(tmp_path / "ae.keras")
+    np.testing.assert_allclose(keras.saving.load_model(tmp_path / "ae.keras").encode(x).numpy(), codes, rtol=1e-5,
+                               atol=1e-6)
+    path = str(tmp_path / "decode.tflite")
+    export.export_tflite(ae, path, signature="decode")
+    np.testing.assert_allclose(export.run_tflite(path, {"latent": codes})["images"], ae.decode(codes).numpy(),
+                               atol=1e-4)
+    with pytest.raises(ValueError, match="AdversarialAutoencoder.resnet is not offered"):
+        tfvae.AdversarialAutoencoder.resnet((32, 32, 3))

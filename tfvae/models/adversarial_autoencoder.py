@@ -248,6 +248,12 @@ class AdversarialAutoencoder(Autoencoder):
         return super().conv(input_shape, latent_dim, discriminator_units=discriminator_units, **kwargs)
 
     @classmethod
+    def resnet(cls, *args, **kwargs):
+        """Not offered: the adversarial autoencoder's prior and discriminator are over code vectors."""
+        raise ValueError("AdversarialAutoencoder.resnet is not offered: its prior and discriminator are over code "
+                         "vectors; use AdversarialAutoencoder.mlp or .conv (or pass your own networks).")
+
+    @classmethod
     def _builder_parts(cls, latent_dim, kwargs):
         kwargs = dict(kwargs)
         units = networks.as_units(kwargs.pop("discriminator_units"))

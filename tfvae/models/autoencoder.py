@@ -8,7 +8,7 @@ import tensorflow as tf
 from keras import ops
 
 from tfvae import likelihoods
-from tfvae._checks import check_rate, check_value_range
+from tfvae._checks import check_int, check_positive_int, check_rate, check_value_range
 from tfvae._input_checks import check_image_batch, check_replica_batch
 from tfvae.layers.gaussian_sampler import GaussianSampler
 from tfvae.models import _signatures, networks
@@ -111,7 +111,7 @@ class Autoencoder(BaseModel):
         self.corruption = GaussianSampler(seed=seed, name="corruption")  # refuses a seed that is not an int
         self.loss_tracker = keras.metrics.Mean(name="loss")
         self._image_shape = None
-        self._latent_dim = None
+        self._latent_shape = None
         self._build_from_networks()
 
     def _build_from_networks(self):
@@ -165,6 +165,26 @@ class Autoencoder(BaseModel):
         return cls(encoder, decoder, **cls._builder_parts(latent_dim, kwargs))
 
     @classmethod
+    def resnet(cls, input_shape, latent_channels=4, downsample_factor=4, base_filters=networks.RESNET_BASE_FILTERS,
+               max_filters=networks.RESNET_MAX_FILTERS, num_blocks=networks.RESNET_BLOCKS, attention=True,
+               dropout=0.0, **kwargs):
+        """The residual networks of `VAE.resnet` with a deterministic spatial code (H / f, W / f,
+        `latent_channels`): an autoencoder for colour images of 32x32 and up.
+
+        Args:
+            input_shape: `(H, W, C)`, H and W divisible by `downsample_factor`.
+            latent_channels: int. Channels of the code grid.
+            downsample_factor, base_filters, max_filters, num_blocks, attention, dropout: as `VAE.resnet`'s.
+            **kwargs: arguments of the class (likelihood, noise_stddev, ...).
+        """
+        arch = dict(downsample_factor=downsample_factor, base_filters=base_filters, max_filters=max_filters,
+                    num_blocks=check_int(num_blocks, "num_blocks", 0), attention=bool(attention), dropout=dropout)
+        latent_channels = check_positive_int(latent_channels, "latent_channels")
+        encoder = networks.resnet_encoder(input_shape, latent_channels, **arch)
+        decoder = networks.resnet_decoder(input_shape, latent_channels, **arch)
+        return cls(encoder, decoder, **kwargs)
+
+    @classmethod
     def _builder_parts(cls, latent_dim, kwargs):
         """The class's arguments besides encoder and decoder (subclasses add their own networks)."""
         return kwargs
@@ -177,13 +197,18 @@ class Autoencoder(BaseModel):
         latent_shape = networks.static_input_shape(self.decoder)
         if latent_shape is None:
             latent_shape = tuple(self.encoder.compute_output_spec(keras.KerasTensor((1, *self._image_shape))).shape[1:])
-        self._latent_dim = int(latent_shape[-1])
+        self._latent_shape = tuple(int(d) for d in latent_shape)
         self.corruption.build([(None, *self._image_shape)] * 2)
 
     @property
     def latent_dim(self):
-        """Size of the code."""
-        return self._latent_dim
+        """Size of the code (h * w * channels for a spatial code)."""
+        return None if self._latent_shape is None else math.prod(self._latent_shape)
+
+    @property
+    def latent_shape(self):
+        """Shape of one code: `(latent_dim,)`, or `(h, w, channels)` for `Autoencoder.resnet`'s spatial code."""
+        return self._latent_shape
 
     def _require_built(self, who):
         if not self.built:
@@ -256,7 +281,7 @@ class Autoencoder(BaseModel):
         """Images of codes `(batch, latent_dim)` (pixel probabilities for "bernoulli")."""
         who = f"{type(self).__name__}.decode"
         self._require_built(who)
-        z = check_image_batch(z, (self.latent_dim,), None, who)
+        z = check_image_batch(z, self.latent_shape, None, who)
         return self.likelihood.mean(self._decoded(z))
 
     def reconstruct(self, x):
@@ -285,7 +310,7 @@ class Autoencoder(BaseModel):
         return {
             "serving_default": _signatures.signature(reconstruct, images),
             "encode": _signatures.signature(encode, images),
-            "decode": _signatures.signature(decode, [_signatures.spec((None, self.latent_dim), tf.float32,
+            "decode": _signatures.signature(decode, [_signatures.spec((None, *self.latent_shape), tf.float32,
                                                                       "latent")]),
         }
 
