@@ -116,6 +116,22 @@ def test_precision_recall_on_identical_disjoint_and_hand_built_sets():
     assert evaluation.precision_recall(real, generated, k=1) == (0.75, 1.0)
 
 
+def test_precision_recall_on_a_hand_built_2d_case():
+    """Real points on the 3 x 3 grid {0, 1, 2}^2: with k = 1 every real ball has radius 1."""
+    real = np.array([[i, j] for i in range(3) for j in range(3)], float)
+    generated = np.array([[0.5, 0.0], [1.0, 1.5], [5.0, 5.0], [3.0, 0.0]])
+    # In a real ball: (0.5, 0) at 0.5 from (0, 0); (1, 1.5) at 0.5 from (1, 1); (3, 0) at exactly 1 from (2, 0)
+    # (the edge counts); (5, 5) at 4.24 from (2, 2) is not. Precision 3/4.
+    # Generated balls (k = 1): (0.5, 0) and (1, 1.5) are each other's nearest (radius 1.58); the first holds
+    # (0, 0), (1, 0), (2, 0), (0, 1), (1, 1), the second (0, 2), (1, 2), (2, 2), (2, 1): every real point.
+    assert evaluation.precision_recall(real, generated, k=1) == (0.75, 1.0)
+    # Without (1, 1.5): recall against a direct NumPy count of the real points inside the generated balls.
+    rest = generated[[0, 2, 3]]
+    radii = np.sort(np.linalg.norm(rest[:, None] - rest[None], axis=-1), axis=1)[:, 1]
+    covered = (np.linalg.norm(real[:, None] - rest[None], axis=-1) <= radii[None] + 1e-12).any(1)
+    assert evaluation.precision_recall(real, rest, k=1)[1] == covered.mean()
+
+
 def test_density_and_coverage_on_hand_built_sets():
     real = np.arange(10.0)[:, None]
     # k = 2: the 2nd nearest other point is 2 away for the ends 0 and 9, 1 away for 1, ..., 8: those are the radii.
