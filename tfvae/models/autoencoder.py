@@ -8,7 +8,7 @@ import tensorflow as tf
 from keras import ops
 
 from tfvae import likelihoods
-from tfvae._checks import check_int, check_positive_int, check_rate, check_value_range
+from tfvae._checks import check_positive_int, check_rate, check_value_range
 from tfvae._input_checks import check_image_batch, check_replica_batch
 from tfvae.layers.gaussian_sampler import GaussianSampler
 from tfvae.models import _signatures, networks
@@ -177,8 +177,7 @@ class Autoencoder(BaseModel):
             downsample_factor, base_filters, max_filters, num_blocks, attention, dropout: as `VAE.resnet`'s.
             **kwargs: arguments of the class (likelihood, noise_stddev, ...).
         """
-        arch = dict(downsample_factor=downsample_factor, base_filters=base_filters, max_filters=max_filters,
-                    num_blocks=check_int(num_blocks, "num_blocks", 0), attention=bool(attention), dropout=dropout)
+        arch = networks.resnet_arch(downsample_factor, base_filters, max_filters, num_blocks, attention, dropout)
         latent_channels = check_positive_int(latent_channels, "latent_channels")
         encoder = networks.resnet_encoder(input_shape, latent_channels, **arch)
         decoder = networks.resnet_decoder(input_shape, latent_channels, **arch)

@@ -253,6 +253,15 @@ def resnet_levels(input_shape, downsample_factor, base_filters, max_filters):
     return widths, (height // factor, width // factor)
 
 
+def resnet_arch(downsample_factor, base_filters, max_filters, num_blocks, attention, dropout):
+    """The checked architecture arguments the `.resnet` builders pass to `resnet_encoder` / `resnet_decoder`."""
+    from tfvae._checks import check_int, check_rate
+
+    return dict(downsample_factor=downsample_factor, base_filters=base_filters, max_filters=max_filters,
+                num_blocks=check_int(num_blocks, "num_blocks", 0), attention=bool(attention),
+                dropout=check_rate(dropout, "dropout"))
+
+
 def _resnet_middle(h, width, attention, groups, dropout, prefix):
     from tfvae.layers.residual_block import ResidualBlock
     from tfvae.layers.spatial_attention import SpatialAttention

@@ -328,8 +328,7 @@ class VAE(BaseModel):
             raise ValueError("VAE.resnet has no decoder head for the scale; received observation_scale='decoder' "
                              "(use 'learned', a float, or likelihood='discretized_logistic_mixture').")
         latent_channels = check_positive_int(latent_channels, "latent_channels")
-        arch = dict(downsample_factor=downsample_factor, base_filters=base_filters, max_filters=max_filters,
-                    num_blocks=check_int(num_blocks, "num_blocks", 0), attention=bool(attention), dropout=dropout)
+        arch = networks.resnet_arch(downsample_factor, base_filters, max_filters, num_blocks, attention, dropout)
         encoder = networks.resnet_encoder(input_shape, latent_channels, gaussian=True, **arch)
         decoder = networks.resnet_decoder(input_shape, latent_channels,
                                           out_channels=_decoder_output_shape(input_shape, kwargs)[-1], **arch)

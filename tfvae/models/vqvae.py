@@ -200,8 +200,7 @@ class VQVAE(BaseModel):
             **kwargs: `VQVAE` arguments (likelihood, data_variance, ...).
         """
         vq = cls._quantizer(quantizer, num_embeddings, embedding_dim, commitment_cost, decay, dead_code_steps, seed)
-        arch = dict(downsample_factor=downsample_factor, base_filters=base_filters, max_filters=max_filters,
-                    num_blocks=check_int(num_blocks, "num_blocks", 0), attention=bool(attention), dropout=dropout)
+        arch = networks.resnet_arch(downsample_factor, base_filters, max_filters, num_blocks, attention, dropout)
         encoder = networks.resnet_encoder(input_shape, embedding_dim, **arch)
         decoder = networks.resnet_decoder(input_shape, embedding_dim, **arch)
         return cls(encoder, decoder, vq, **kwargs)
