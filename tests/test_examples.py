@@ -33,7 +33,7 @@ def png_shape(path):
 def test_every_example_is_run_here_and_none_calls_the_cli():
     tested = {"train_vqvae.py", "train_vae.py", "conditional_vae.py", "custom_networks.py",
               "distributed_training.py", "export_and_serve.py", "denoising_autoencoder.py",
-              "adversarial_autoencoder.py"}
+              "adversarial_autoencoder.py", "your_images.py"}
     found = {p.name for p in EXAMPLES.glob("*.py")}
     assert found - NEEDS_A_SERVER == tested
     for name in tested:
@@ -118,3 +118,10 @@ def test_adversarial_autoencoder_with_the_class_conditional_prior(tmp_path):
     assert png_shape(tmp_path / "samples.png") == (10 * 29 + 1, 10 * 29 + 1, 1)
     signature = tf.saved_model.load(str(tmp_path / "1")).signatures["sample"]
     assert "label" in signature.structured_input_signature[1]
+
+
+def test_your_images_trains_on_a_folder_and_writes_samples(tmp_path):
+    proc = run_example("your_images.py", "--output-dir", tmp_path)
+    assert "images of (16, 16, 3), 2 classes" in proc.stdout and "codebook usage" in proc.stdout
+    assert png_shape(tmp_path / "samples.png") == (4 * 17 + 1, 4 * 17 + 1, 3)
+    assert (tmp_path / "vqvae.keras").stat().st_size > 0 and (tmp_path / "prior.keras").stat().st_size > 0
