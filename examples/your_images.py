@@ -30,7 +30,7 @@ import tfvae  # noqa: E402
 
 def write_stand_in_folder(path, n=96, size=40):
     """Pictures of discs of two colours on a noisy background, in two class folders (for --smoke)."""
-    from PIL import Image
+    import tensorflow as tf
 
     rng = np.random.default_rng(0)
     yy, xx = np.mgrid[:size, :size]
@@ -40,7 +40,7 @@ def write_stand_in_folder(path, n=96, size=40):
             image = rng.integers(0, 60, (size, size, 3)).astype(np.uint8)
             cy, cx, r = rng.integers(12, 28), rng.integers(12, 28), rng.integers(5, 11)
             image[(yy - cy) ** 2 + (xx - cx) ** 2 < r**2] = colour
-            Image.fromarray(image).save(os.path.join(path, f"class_{label}", f"{i:03d}.png"))
+            tf.io.write_file(os.path.join(path, f"class_{label}", f"{i:03d}.png"), tf.io.encode_png(image))
     return path
 
 
