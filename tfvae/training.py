@@ -146,15 +146,15 @@ def _keras_verbose(verbose):
 
 def _start(dataset, architecture, config):
     """Checks `architecture`, seeds the run; returns the data set's `DatasetInfo`."""
-    if architecture not in ("mlp", "conv"):
-        raise ValueError(f"`architecture` must be 'mlp' or 'conv'; received architecture={architecture!r}.")
+    if architecture not in ("mlp", "conv", "resnet"):
+        raise ValueError(f"`architecture` must be 'mlp', 'conv' or 'resnet'; received architecture={architecture!r}.")
     info = data.dataset_info(dataset)
     keras.utils.set_random_seed(config.seed)
     return info
 
 
 def train_vae(dataset, model_args, config, architecture="mlp", binarize=None, validation_data=None):
-    """Trains a Gaussian VAE (`VAE.mlp` or `VAE.conv` with `model_args`) on `dataset`.
+    """Trains a Gaussian VAE (`VAE.mlp`, `VAE.conv` or `VAE.resnet` with `model_args`) on `dataset`.
 
     Args:
         dataset: str. A name of `tfvae.data.DATASETS`.
@@ -162,7 +162,7 @@ def train_vae(dataset, model_args, config, architecture="mlp", binarize=None, va
             num_classes for a conditional VAE, ...); the rest take the
             builder's defaults.
         config: `FitConfig`.
-        architecture: "mlp" (the AEVB paper's) or "conv".
+        architecture: "mlp" (the AEVB paper's), "conv" or "resnet" (a spatial latent).
         binarize: None or "dynamic": fresh Bernoulli draws of grey levels each epoch.
         validation_data: dataset or None, evaluated after every epoch.
 
@@ -175,7 +175,7 @@ def train_vae(dataset, model_args, config, architecture="mlp", binarize=None, va
                                 binarize=binarize)
 
     def build():
-        model = (VAE.mlp if architecture == "mlp" else VAE.conv)(info.image_shape, seed=config.seed, **model_args)
+        model = getattr(VAE, architecture)(info.image_shape, seed=config.seed, **model_args)
         return _compiled(model, config, f"a {'conditional ' if conditional else ''}VAE ({architecture}, "
                                         f"{model.likelihood}, latent {model.latent_dim}) on {dataset} {config.split}")
 

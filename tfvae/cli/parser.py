@@ -129,9 +129,15 @@ def build_parser():
         p = kinds.add_parser(kind, help=("conditional " if conditional else "") + "Gaussian VAE (AEVB)",
                              formatter_class=_Help)
         _add_common_train(p, 10)
-        p.add_argument("--architecture", default="mlp", choices=["mlp", "conv"], help="network family")
+        p.add_argument("--architecture", default="mlp", choices=["mlp", "conv", "resnet"],
+                       help="network family (resnet: VAE.resnet, a spatial latent, for colour images)")
         p.add_argument("--latent-dim", type=POSITIVE_INT, default=20, dest="vae_latent_dim", metavar="LATENT_DIM",
-                       help="latent dimensions")
+                       help="latent dimensions (mlp, conv)")
+        for flag, what in (("--latent-channels", "channels of the latent grid"),
+                           ("--downsample-factor", "a power of 2: the latent grid is H/f by W/f"),
+                           ("--base-filters", "width of the first level")):
+            _model_flag(p, "VAE.resnet", flag, "vae_" + flag[2:].replace("-", "_"), f"resnet: {what}",
+                        type=POSITIVE_INT)
         p.add_argument("--hidden-units", type=POSITIVE_INT, nargs="+", dest="vae_hidden_units", metavar="UNITS",
                        help="hidden layer widths (conv: the dense layer's; default: VAE.mlp's / VAE.conv's)")
         p.add_argument("--likelihood", choices=["bernoulli", "discretized_gaussian", "gaussian",
@@ -275,9 +281,21 @@ def model_args(a, prefix):
     return {k[len(prefix):]: v for k, v in vars(a).items() if k.startswith(prefix) and v is not None}
 
 
+# Flags of the `.resnet` builder alone.
+RESNET_ONLY = ("latent_channels", "downsample_factor", "base_filters")
+
+
 def builder_args(a, prefix):
-    """`model_args` for the `.mlp` / `.conv` builders: a conv network has one dense layer, of the first width."""
+    """`model_args` for the `.mlp` / `.conv` / `.resnet` builders: a conv network has one dense layer, of the first
+    width; a resnet has a latent grid instead of a latent size."""
     args = model_args(a, prefix)
+    if a.architecture == "resnet":
+        args.pop("latent_dim", None)  # --latent-dim's default: the latent grid comes from the resnet flags
+        wrong = [k for k in ("hidden_units",) if k in args]
+    else:
+        wrong = [k for k in RESNET_ONLY if k in args]
+    if wrong:
+        raise ValueError(f"--{wrong[0].replace('_', '-')} does not go with --architecture {a.architecture}.")
     if a.architecture == "conv" and "hidden_units" in args:
         args["hidden_units"] = args["hidden_units"][0]
     return args
