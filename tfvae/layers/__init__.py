@@ -1,5 +1,6 @@
 """Keras 3 layers of tfvae."""
 
+from tfvae.layers.finite_scalar_quantizer import FiniteScalarQuantizer
 from tfvae.layers.gated_pixelcnn_block import GatedPixelCNNBlock
 from tfvae.layers.gaussian_sampler import GaussianSampler
 from tfvae.layers.masked_conv2d import MaskedConv2D
@@ -7,5 +8,5 @@ from tfvae.layers.residual_block import ResidualBlock
 from tfvae.layers.spatial_attention import SpatialAttention
 from tfvae.layers.vector_quantizer import VectorQuantizer, VectorQuantizerEMA
 
-__all__ = ["GatedPixelCNNBlock", "GaussianSampler", "MaskedConv2D", "ResidualBlock", "SpatialAttention",
-           "VectorQuantizer", "VectorQuantizerEMA"]
+__all__ = ["FiniteScalarQuantizer", "GatedPixelCNNBlock", "GaussianSampler", "MaskedConv2D", "ResidualBlock",
+           "SpatialAttention", "VectorQuantizer", "VectorQuantizerEMA"]

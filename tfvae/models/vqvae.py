@@ -7,6 +7,7 @@ import tensorflow as tf
 from tfvae import likelihoods
 from tfvae._checks import check_int, check_positive_number, check_value_range
 from tfvae._input_checks import check_codes, check_image_batch, check_replica_batch
+from tfvae.layers.finite_scalar_quantizer import FiniteScalarQuantizer
 from tfvae.layers.vector_quantizer import COMMITMENT_COST, DECAY, VectorQuantizer, VectorQuantizerEMA
 from tfvae.metrics import CodebookPerplexity, CodebookUsage
 from tfvae.models import _signatures, networks
@@ -47,7 +48,8 @@ class VQVAE(BaseModel):
         encoder: keras.Model. Images `(batch, H, W, C)` to `(batch, h, w, D)`.
         decoder: keras.Model. `(batch, h, w, D)` to `(batch, H, W, C)`: images
             ("mean_squared_error") or logits ("bernoulli").
-        quantizer: `VectorQuantizer` or `VectorQuantizerEMA` with `embedding_dim` D.
+        quantizer: `VectorQuantizer` or `VectorQuantizerEMA` with `embedding_dim` D, or a
+            `FiniteScalarQuantizer` (no codebook, no VQ loss; D = the number of its levels).
         likelihood: "mean_squared_error" (the default) or "bernoulli", or the
             `tfvae.likelihoods` object of that name: the reconstruction term.
         data_variance: float > 0. Divides the squared error ("mean_squared_error" only).
@@ -98,9 +100,10 @@ class VQVAE(BaseModel):
         for arg, net in (("encoder", encoder), ("decoder", decoder)):
             if not isinstance(net, keras.layers.Layer):
                 raise ValueError(f"`{arg}` must be a keras.Model or Layer; received {arg}={net!r}.")
-        if not isinstance(quantizer, VectorQuantizer):
+        if not isinstance(quantizer, (VectorQuantizer, FiniteScalarQuantizer)):
             raise ValueError(
-                f"`quantizer` must be a tfvae VectorQuantizer or VectorQuantizerEMA; received quantizer={quantizer!r}."
+                "`quantizer` must be a tfvae VectorQuantizer, VectorQuantizerEMA or FiniteScalarQuantizer; received "
+                f"quantizer={quantizer!r}."
             )
         likelihood = self._renamed("reconstruction", reconstruction, likelihood)
         likelihood = likelihoods.get(LIKELIHOODS[0] if likelihood is None else likelihood, LIKELIHOODS,
