@@ -239,3 +239,19 @@ def check_replica_batch(batch, who):
         f"that leaves a remainder of 0 or at least {ctx.num_replicas_in_sync} examples."])
     with tf.control_dependencies([check]):
         return tf.nest.map_structure(lambda t: None if t is None else tf.identity(t), batch), n
+
+
+def check_lookup_indices(indices, num_embeddings):
+    """Integer code indices for a quantizer's `lookup`, as int32; eagerly, values outside [0, num_embeddings)
+    raise `ValueError` (inside a graph they are the caller's to check)."""
+    if not tf.is_tensor(indices):
+        indices = np.asarray(indices)
+    if not tf.as_dtype(indices.dtype).is_integer:
+        raise ValueError(f"lookup: code indices must be integers; received dtype {indices.dtype}.")
+    indices = tf.cast(indices, tf.int32)
+    if tf.executing_eagerly() and tf.size(indices) > 0:
+        low, high = int(tf.reduce_min(indices)), int(tf.reduce_max(indices))
+        if low < 0 or high >= num_embeddings:
+            raise ValueError(f"lookup: code indices must lie in [0, {num_embeddings}); received values in "
+                             f"[{low}, {high}].")
+    return indices

@@ -4,8 +4,9 @@ import math
 
 import keras
 import numpy as np
-import tensorflow as tf
 from keras import ops
+
+from tfvae._input_checks import check_lookup_indices
 
 # The bound keeps a rounded value strictly inside the grid's outermost levels.
 _EPSILON = 1e-3
@@ -99,17 +100,7 @@ class FiniteScalarQuantizer(keras.layers.Layer):
 
     def lookup(self, indices):
         """The normalised grid points of int `indices`: shape `(*indices.shape, len(levels))`."""
-        if not tf.is_tensor(indices):
-            indices = np.asarray(indices)
-        if not tf.as_dtype(indices.dtype).is_integer:
-            raise ValueError(f"lookup: code indices must be integers; received dtype {indices.dtype}.")
-        indices = ops.cast(indices, "int32")
-        if tf.executing_eagerly() and ops.size(indices) > 0:
-            low, high = int(ops.min(indices)), int(ops.max(indices))
-            if low < 0 or high >= self.num_embeddings:
-                raise ValueError(
-                    f"lookup: code indices must lie in [0, {self.num_embeddings}); received values in [{low}, {high}]."
-                )
+        indices = check_lookup_indices(indices, self.num_embeddings)
         digits = (indices[..., None] // self._basis) % np.array(self.levels, np.int32)
         return (ops.cast(digits, "float32") - self._half_width) / self._half_width
 

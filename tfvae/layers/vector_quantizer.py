@@ -9,6 +9,7 @@ from keras import ops
 
 from tfvae import losses
 from tfvae._checks import check_int, check_seed
+from tfvae._input_checks import check_lookup_indices
 
 # State written inside a replica (EMA statistics, restarts): every replica computes
 # the same value from all-reduced statistics, so the first replica's write suffices.
@@ -177,17 +178,7 @@ class VectorQuantizer(keras.layers.Layer):
         `Layer.quantize(mode)` for its int8/float8 quantisation and wraps it on
         every layer.)
         """
-        if not tf.is_tensor(indices):
-            indices = np.asarray(indices)
-        if not tf.as_dtype(indices.dtype).is_integer:
-            raise ValueError(f"lookup: code indices must be integers; received dtype {indices.dtype}.")
-        indices = ops.cast(indices, "int32")
-        if tf.executing_eagerly() and ops.size(indices) > 0:
-            low, high = int(ops.min(indices)), int(ops.max(indices))
-            if low < 0 or high >= self.num_embeddings:
-                raise ValueError(
-                    f"lookup: code indices must lie in [0, {self.num_embeddings}); received values in [{low}, {high}]."
-                )
+        indices = check_lookup_indices(indices, self.num_embeddings)
         return ops.take(self.embeddings, indices, axis=0)
 
     # ----------------------------------------------------------------- forward
