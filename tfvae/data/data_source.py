@@ -284,15 +284,7 @@ class DataSource:
         folder = self._listing()
         if with_labels and not folder["classes"]:
             raise ValueError(f"{self.name} has no class sub-folders, so no labels; received with_labels=True.")
-        if "all" in folder["files"]:
-            paths, labels = _own_split(*folder["files"]["all"], split, self.name)
-        else:
-            match = re.fullmatch(r"(train|test)(?:\[:(\d+)\])?", split)
-            if match is None:
-                raise ValueError(f"{self.name} has splits ('train', 'test'); received split={split!r}.")
-            paths, labels = folder["files"][match.group(1)]
-            limit = None if match.group(2) is None else int(match.group(2))
-            paths, labels = paths[:limit], None if labels is None else labels[:limit]
+        paths, labels = _split_of(folder["files"], split, self.name)
         channels = self.info.image_shape[-1] if self.channels is None else self.channels
 
         def decode(path):
@@ -385,30 +377,37 @@ class DataSource:
         return images, labels
 
     def _split_arrays(self, split):
-        arrays = self._load_arrays()
-        if "all" in arrays:
-            return _own_split(*arrays["all"], split, str(self))
-        match = re.fullmatch(r"(\w+)(?:\[:(\d+)\])?", split) if isinstance(split, str) else None
-        if match is None or match.group(1) not in arrays:
-            raise ValueError(f"{self} has splits {tuple(arrays)}; received split={split!r}.")
-        images, labels = arrays[match.group(1)]
-        limit = None if match.group(2) is None else int(match.group(2))
-        return images[:limit], None if labels is None else labels[:limit]
+        return _split_of(self._load_arrays(), split, str(self))
+
+
+def _parse_split(split, names, what, hint=""):
+    """`(name, N or None)` of a split "name" or "name[:N]" among `names`; ValueError naming them otherwise."""
+    match = re.fullmatch(r"(\w+)(?:\[:(\d+)\])?", split) if isinstance(split, str) else None
+    if match is None or match.group(1) not in names:
+        raise ValueError(f"{what} has splits {tuple(names)}{hint}; received split={split!r}.")
+    return match.group(1), None if match.group(2) is None else int(match.group(2))
+
+
+def _split_of(parts, split, what):
+    """`(items, labels)` of `split` from `{split name: (items, labels)}`: a source's own splits, or, where it has
+    only "all", the train/test split of `_own_split`."""
+    if "all" in parts:
+        return _own_split(*parts["all"], split, what)
+    base, limit = _parse_split(split, tuple(parts), what)
+    items, labels = parts[base]
+    return items[:limit], None if labels is None else labels[:limit]
 
 
 def _own_split(items, labels, split, what):
     """The "train" / "test" / "all" split of a source without splits of its own (every TEST_EVERY-th is test),
     or its first N examples ("train[:N]")."""
-    match = re.fullmatch(r"(train|test|all)(?:\[:(\d+)\])?", split) if isinstance(split, str) else None
-    if match is None:
-        raise ValueError(f"{what} has splits {OWN_SPLITS} (every {TEST_EVERY}th example is 'test'; 'train[:N]' "
-                         f"for the first N); received split={split!r}.")
-    base, limit = match.group(1), match.group(2)
+    base, limit = _parse_split(split, OWN_SPLITS, what, f" (every {TEST_EVERY}th example is 'test'; 'train[:N]' "
+                                                         "for the first N)")
     n = len(items)
     keep = np.ones(n, bool) if base == "all" else (np.arange(n) % TEST_EVERY == TEST_EVERY - 1) == (base == "test")
     if not keep.any():
         raise ValueError(f"{what} has {n} examples: too few for a {base!r} split of every {TEST_EVERY}th.")
-    pick = np.flatnonzero(keep)[:None if limit is None else int(limit)]
+    pick = np.flatnonzero(keep)[:limit]
     items = [items[i] for i in pick] if isinstance(items, list) else items[pick]
     return items, None if labels is None else np.asarray(labels)[pick]
 
