@@ -193,3 +193,44 @@ def test_tfvae_train_vae_resnet_on_colour_arrays(tmp_path, capsys):
     code, _ = _main(["train", "vae", "--dataset", tmp_path / "colour.npz", "--latent-channels", "2",
                      "--output-dir", tmp_path / "mlp"])
     assert code == 2 and "--latent-channels does not go with --architecture mlp" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("where", ["folder", "npz", "cifar10"])
+def test_tfvae_train_vqvae_resnet_at_64x64(where, folder, tmp_path, capsys):
+    """`tfvae train vqvae --architecture resnet --image-size 64` on a folder, an .npz and CIFAR-10, prior included."""
+    if where == "folder":
+        dataset, limits = folder, []
+    elif where == "npz":
+        dataset, limits = tmp_path / "photos.npz", []
+        np.savez(dataset, images=rng.integers(0, 256, (30, 48, 40, 3), dtype=np.uint8))
+    else:
+        real_data(data.load_arrays, "cifar10", "test", limit=1)  # fails under CI when the prepared data set is missing
+        dataset, limits = "cifar10", ["--train-examples", "48", "--test-examples", "16"]
+    out = tmp_path / "vq"
+    code, _ = _main(["train", "vqvae", "--dataset", dataset, "--image-size", "64", "--architecture", "resnet",
+                     "--downsample-factor", "8", "--base-filters", "8", "--num-embeddings", "8", "--embedding-dim",
+                     "4", "--epochs", "1", "--prior-epochs", "1", "--prior-filters", "8", "--prior-layers", "2",
+                     "--batch-size", "16", "--num-samples", "4", *limits, "--output-dir", out, "--no-export",
+                     "--verbose", "0"])
+    assert code == 0
+    results = json.loads((out / "results.json").read_text())
+    assert results["architecture"] == "resnet" and results["dataset"] == str(dataset)
+    vqvae = keras.saving.load_model(out / "model.keras")
+    assert vqvae.image_shape == (64, 64, 3) and vqvae.grid_shape == (8, 8)
+    assert 0 < results["test_codebook_usage"] <= 1 and np.isfinite(results["test_nll_bound_bits_per_dim"])
+    code, _ = _main(["train", "vqvae", "--dataset", dataset, "--image-size", "64", "--hidden-filters", "8",
+                     "--architecture", "resnet", "--output-dir", tmp_path / "bad"])
+    assert code == 2 and "--hidden-filters does not go with --architecture resnet" in capsys.readouterr().err
+
+
+def test_tfvae_train_ae_resnet_and_export_int8_calibrated_on_resized_images(folder, tmp_path):
+    """A spatial-code autoencoder from the command line, then an int8 TFLite file calibrated on the folder at 32."""
+    code, _ = _main(["train", "ae", "--dataset", folder, "--image-size", "32", "--architecture", "resnet",
+                     "--latent-channels", "2", "--downsample-factor", "4", "--base-filters", "8", "--epochs", "1",
+                     "--output-dir", tmp_path / "ae", "--no-export", "--verbose", "0"])
+    assert code == 0
+    ae = keras.saving.load_model(tmp_path / "ae" / "model.keras")
+    assert ae.image_shape == (32, 32, 3) and ae.latent_shape == (8, 8, 2)
+    code, _ = _main(["export", tmp_path / "ae" / "model.keras", "--tflite", tmp_path / "ae.tflite", "--signature",
+                     "encode", "--quantization", "int8", "--dataset", folder, "--image-size", "32"])
+    assert code == 0 and (tmp_path / "ae.tflite").stat().st_size > 0

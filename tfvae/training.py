@@ -32,6 +32,7 @@ class FitConfig:
         batch_size: int.
         learning_rate: float. Adam's learning rate.
         train_examples: int or None. Train on the first n training examples.
+        test_examples: int or None. Test figures on the first n test examples.
         seed: int. Seeds weights, data order and noise (per epoch, see
             `tfvae.callbacks.EpochSeed`).
         verbose: int. 0 silent; 1 one line per epoch, plus Keras' progress bar
@@ -46,6 +47,7 @@ class FitConfig:
     batch_size: int = 128
     learning_rate: float = 1e-3
     train_examples: int = None
+    test_examples: int = None
     seed: int = 0
     verbose: int = 1
     checkpoint_dir: str = None
@@ -56,6 +58,11 @@ class FitConfig:
     def split(self):
         """The training split, or its first `train_examples` examples, as a TFDS split string."""
         return "train" if self.train_examples is None else f"train[:{int(self.train_examples)}]"
+
+    @property
+    def test_split(self):
+        """The test split, or its first `test_examples` examples."""
+        return "test" if self.test_examples is None else f"test[:{int(self.test_examples)}]"
 
     def say(self, *args, **kwargs):
         if self.verbose:
@@ -192,7 +199,7 @@ def train_autoencoder(dataset, model_args, config, architecture="mlp", adversari
             class-conditional prior, ...); the rest take the builder's defaults.
         config: `FitConfig`. The adversarial autoencoder's three optimizers
             are Adam at `config.learning_rate`.
-        architecture: "mlp" or "conv".
+        architecture: "mlp", "conv" or "resnet" (a spatial code; not for the adversarial one).
         adversarial: bool.
         validation_data: dataset or None, evaluated after every epoch.
 
@@ -216,8 +223,8 @@ def train_autoencoder(dataset, model_args, config, architecture="mlp", adversari
     return fit_resumable(build, train_data, config, validation_data)
 
 
-def train_vqvae(dataset, model_args, config, validation_data=None):
-    """Trains a VQ-VAE (`VQVAE.conv` with `model_args`) on `dataset`.
+def train_vqvae(dataset, model_args, config, validation_data=None, architecture="conv"):
+    """Trains a VQ-VAE (`VQVAE.conv` or `VQVAE.resnet` with `model_args`) on `dataset`.
 
     Reconstruction is the squared error divided by the training pixels'
     variance (`data_variance`, measured here unless given).
@@ -225,13 +232,15 @@ def train_vqvae(dataset, model_args, config, validation_data=None):
     Returns:
         `Trained`.
     """
-    info = data.dataset_info(dataset)
-    keras.utils.set_random_seed(config.seed)
+    if architecture not in ("conv", "resnet"):
+        raise ValueError(f"`architecture` must be 'conv' or 'resnet' for a VQ-VAE; received "
+                         f"architecture={architecture!r}.")
+    info = _start(dataset, architecture, config)
     train_data = data.EpochData(dataset, config.split, config.batch_size, config.seed)
     model_args = {"data_variance": train_data.pixel_variance(), **model_args}
 
     def build():
-        model = VQVAE.conv(info.image_shape, seed=config.seed, **model_args)
+        model = getattr(VQVAE, architecture)(info.image_shape, seed=config.seed, **model_args)
         return _compiled(model, config, f"a VQ-VAE ({model.num_embeddings} codes of size "
                                         f"{model.quantizer.embedding_dim}, grid {model.grid_shape[0]}x"
                                         f"{model.grid_shape[1]}, pixel variance {model.data_variance:.5f}) on "
@@ -240,14 +249,14 @@ def train_vqvae(dataset, model_args, config, validation_data=None):
     return fit_resumable(build, train_data, config, validation_data)
 
 
-def encode_splits(vqvae, dataset, split="train", with_labels=False):
-    """Code grids of a data set's `split` and test split: ((codes, labels), (codes, labels)).
+def encode_splits(vqvae, dataset, split="train", with_labels=False, test_split="test"):
+    """Code grids of a data set's `split` and `test_split`: ((codes, labels), (codes, labels)).
 
     Labels are None unless `with_labels`.
     """
     load = dict(with_labels=with_labels, shuffle=False, cache=False)
     out = []
-    for part in (split, "test"):
+    for part in (split, test_split):
         encoded = generative.encode_dataset(vqvae, data.load(dataset, part, 512, **load))
         out.append(encoded if with_labels else (encoded, None))
     return tuple(out)

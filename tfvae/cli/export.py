@@ -4,6 +4,7 @@
 def run(a):
     from tfvae import data, export
     from tfvae.checkpoint import load_model
+    from tfvae.cli.parser import source_args
 
     if not (a.saved_model or a.tflite):
         raise ValueError("export needs --saved-model DIR and/or --tflite FILE.")
@@ -18,7 +19,8 @@ def run(a):
         if a.quantization == "int8":
             if not a.dataset:
                 raise ValueError("--quantization int8 needs --dataset to calibrate on.")
-            representative = _representative(model, data.load_arrays(a.dataset, "train", limit=256), a.signature)
+            source = data.source(a.dataset, **source_args(a))
+            representative = _representative(model, data.load_arrays(source, "train", limit=256), a.signature)
         results["tflite"] = a.tflite
         results["tflite_bytes"] = export.export_tflite(model, a.tflite, a.signature, a.quantization,
                                                        representative, prior=prior)

@@ -68,10 +68,11 @@ def _png_path(text):
     return text
 
 
-def _add_source_args(p, required=False):
+def _add_source_args(p, required=False, purpose=None):
     """--dataset and how to read it (tfvae.data.DataSource)."""
     p.add_argument("--dataset", required=required,
-                   help="a data set name (tfvae.data.DATASETS or any TFDS image data set), a folder of images "
+                   help=(f"{purpose}: " if purpose else "") +
+                        "a data set name (tfvae.data.DATASETS or any TFDS image data set), a folder of images "
                         "(class sub-folders give labels) or a .npy/.npz file")
     p.add_argument("--image-size", type=POSITIVE_INT, nargs="+", metavar="SIZE",
                    help="resize images to SIZE x SIZE or H W (centre crop to the aspect ratio; 8-bit data stay on "
@@ -96,6 +97,7 @@ def _add_common_train(p, default_epochs):
     p.add_argument("--batch-size", type=POSITIVE_INT, help="batch size (default: 100 for VAEs, 128 for VQ models)")
     p.add_argument("--learning-rate", type=POSITIVE, default=1e-3, help="Adam learning rate (default: 1e-3)")
     p.add_argument("--train-examples", type=POSITIVE_INT, help="train on the first N training examples only")
+    p.add_argument("--test-examples", type=POSITIVE_INT, help="test figures on the first N test examples only")
     p.add_argument(
         "--output-dir", type=_folder, required=True, help="where the model, figures, results and checkpoints go"
     )
@@ -133,11 +135,7 @@ def build_parser():
                        help="network family (resnet: VAE.resnet, a spatial latent, for colour images)")
         p.add_argument("--latent-dim", type=POSITIVE_INT, default=20, dest="vae_latent_dim", metavar="LATENT_DIM",
                        help="latent dimensions (mlp, conv)")
-        for flag, what in (("--latent-channels", "channels of the latent grid"),
-                           ("--downsample-factor", "a power of 2: the latent grid is H/f by W/f"),
-                           ("--base-filters", "width of the first level")):
-            _model_flag(p, "VAE.resnet", flag, "vae_" + flag[2:].replace("-", "_"), f"resnet: {what}",
-                        type=POSITIVE_INT)
+        _add_resnet_args(p, "VAE.resnet", "vae_", latent_channels=True)
         p.add_argument("--hidden-units", type=POSITIVE_INT, nargs="+", dest="vae_hidden_units", metavar="UNITS",
                        help="hidden layer widths (conv: the dense layer's; default: VAE.mlp's / VAE.conv's)")
         p.add_argument("--likelihood", choices=["bernoulli", "discretized_gaussian", "gaussian",
@@ -161,10 +159,16 @@ def build_parser():
                                          "autoencoder: plain, denoising (--noise-stddev), dropout (--dropout)"),
                              formatter_class=_Help)
         _add_common_train(p, 10)
-        p.add_argument("--architecture", default="mlp", choices=["mlp", "conv"], help="network family")
-        p.add_argument("--latent-dim", type=POSITIVE_INT, default=8, dest="ae_latent_dim", metavar="LATENT_DIM",
-                       help="code size")
         owner = "AdversarialAutoencoder" if adversarial else "Autoencoder"
+        if adversarial:  # its prior and discriminator act on a code vector: no spatial code
+            p.add_argument("--architecture", default="mlp", choices=["mlp", "conv"], help="network family")
+        else:
+            p.add_argument("--architecture", default="mlp", choices=["mlp", "conv", "resnet"],
+                           help="network family (resnet: Autoencoder.resnet, a spatial code, for colour images)")
+        p.add_argument("--latent-dim", type=POSITIVE_INT, default=8, dest="ae_latent_dim", metavar="LATENT_DIM",
+                       help="code size (mlp, conv)")
+        if not adversarial:
+            _add_resnet_args(p, "Autoencoder.resnet", "ae_", latent_channels=True)
         _model_flag(p, f"{owner}.mlp / .conv", "--hidden-units", "ae_hidden_units",
                     "hidden layer widths (conv: the dense layer's)", type=POSITIVE_INT, nargs="+")
         _model_flag(p, f"{owner}.mlp / .conv", "--dropout", "ae_dropout", "dropout rate after hidden layers",
@@ -183,7 +187,10 @@ def build_parser():
     p = kinds.add_parser("vqvae", help="VQ-VAE, then its PixelCNN prior (--prior-epochs 0: VQ-VAE only)",
                          formatter_class=_Help)
     _add_common_train(p, 4)
+    p.add_argument("--architecture", default="conv", choices=["conv", "resnet"],
+                   help="network family (conv: the paper's; resnet: VQVAE.resnet, for colour images)")
     _add_vq_args(p)
+    _add_resnet_args(p, "VQVAE.resnet", "vq_", latent_channels=False)
     _add_prior_args(p, default_epochs=4)
     p.add_argument("--conditional", action="store_true", help="condition the prior on labels")
     p.add_argument("--num-samples", type=POSITIVE_INT, default=100, help="images in samples.png")
@@ -240,7 +247,7 @@ def build_parser():
     p.add_argument("--tflite", help=".tflite file to write")
     p.add_argument("--signature", default="decode", help="signature for --tflite")
     p.add_argument("--quantization", choices=["float16", "dynamic", "int8"], help="TFLite quantisation")
-    p.add_argument("--dataset", help="int8: data set whose training images calibrate the quantisation")
+    _add_source_args(p, purpose="int8: the training images that calibrate the quantisation")
     return parser
 
 
@@ -253,18 +260,30 @@ def _model_flag(p, owner, flag, dest, help, **kwargs):
 
 
 def _add_vq_args(p):
-    _model_flag(p, "VQVAE.conv", "--quantizer", "vq_quantizer", "codebook by gradient or EMA", choices=["vq", "ema"])
-    _model_flag(p, "VQVAE.conv", "--num-embeddings", "vq_num_embeddings", "codebook size", type=_number(int, 2))
-    _model_flag(p, "VQVAE.conv", "--embedding-dim", "vq_embedding_dim", "code size", type=POSITIVE_INT)
-    _model_flag(p, "VQVAE.conv", "--hidden-filters", "vq_hidden_filters", "conv width", type=POSITIVE_INT)
-    _model_flag(p, "VQVAE.conv", "--residual-filters", "vq_residual_filters", "residual block width", type=POSITIVE_INT)
-    _model_flag(p, "VQVAE.conv", "--downsamplings", "vq_num_downsamplings", "stride-2 steps", type=POSITIVE_INT)
-    _model_flag(p, "VQVAE.conv", "--residual-blocks", "vq_num_residual_blocks", "residual blocks per network",
-                type=COUNT)
-    _model_flag(p, "VQVAE.conv", "--commitment-cost", "vq_commitment_cost", "beta", type=_number(float, 0))
-    _model_flag(p, "VQVAE.conv", "--decay", "vq_decay", "EMA decay", type=_number(float, 0, 1, high_open=True))
-    _model_flag(p, "VQVAE.conv", "--dead-code-steps", "vq_dead_code_steps", "restart codes unused this many steps",
+    both = "VQVAE.conv / .resnet"
+    _model_flag(p, both, "--quantizer", "vq_quantizer", "codebook by gradient or EMA", choices=["vq", "ema"])
+    _model_flag(p, both, "--num-embeddings", "vq_num_embeddings", "codebook size", type=_number(int, 2))
+    _model_flag(p, both, "--embedding-dim", "vq_embedding_dim", "code size", type=POSITIVE_INT)
+    _model_flag(p, "VQVAE.conv", "--hidden-filters", "vq_hidden_filters", "conv: width", type=POSITIVE_INT)
+    _model_flag(p, "VQVAE.conv", "--residual-filters", "vq_residual_filters", "conv: residual block width",
                 type=POSITIVE_INT)
+    _model_flag(p, "VQVAE.conv", "--downsamplings", "vq_num_downsamplings", "conv: stride-2 steps", type=POSITIVE_INT)
+    _model_flag(p, "VQVAE.conv", "--residual-blocks", "vq_num_residual_blocks", "conv: residual blocks per network",
+                type=COUNT)
+    _model_flag(p, both, "--commitment-cost", "vq_commitment_cost", "beta", type=_number(float, 0))
+    _model_flag(p, both, "--decay", "vq_decay", "EMA decay", type=_number(float, 0, 1, high_open=True))
+    _model_flag(p, both, "--dead-code-steps", "vq_dead_code_steps", "restart codes unused this many steps",
+                type=POSITIVE_INT)
+
+
+def _add_resnet_args(p, owner, prefix, latent_channels):
+    """The `.resnet` builders' flags (`latent_channels` for the models with a continuous latent grid)."""
+    flags = [("--downsample-factor", "a power of 2: the latent grid is H/f by W/f"),
+             ("--base-filters", "width of the first level")]
+    if latent_channels:
+        flags.insert(0, ("--latent-channels", "channels of the latent grid"))
+    for flag, what in flags:
+        _model_flag(p, owner, flag, prefix + flag[2:].replace("-", "_"), f"resnet: {what}", type=POSITIVE_INT)
 
 
 def _add_prior_args(p, default_epochs):
@@ -281,21 +300,24 @@ def model_args(a, prefix):
     return {k[len(prefix):]: v for k, v in vars(a).items() if k.startswith(prefix) and v is not None}
 
 
-# Flags of the `.resnet` builder alone.
+# Flags of the `.resnet` builders alone, and of the other builders alone.
 RESNET_ONLY = ("latent_channels", "downsample_factor", "base_filters")
+NOT_RESNET = ("hidden_units", "hidden_filters", "residual_filters", "num_downsamplings", "num_residual_blocks")
+_FLAG_OF = {"num_downsamplings": "downsamplings", "num_residual_blocks": "residual-blocks"}
 
 
 def builder_args(a, prefix):
-    """`model_args` for the `.mlp` / `.conv` / `.resnet` builders: a conv network has one dense layer, of the first
-    width; a resnet has a latent grid instead of a latent size."""
+    """`model_args` for the `.mlp` / `.conv` / `.resnet` builders: a conv VAE or autoencoder has one dense layer,
+    of the first width; a resnet has a latent grid instead of a latent size."""
     args = model_args(a, prefix)
     if a.architecture == "resnet":
         args.pop("latent_dim", None)  # --latent-dim's default: the latent grid comes from the resnet flags
-        wrong = [k for k in ("hidden_units",) if k in args]
+        wrong = [k for k in NOT_RESNET if k in args]
     else:
         wrong = [k for k in RESNET_ONLY if k in args]
     if wrong:
-        raise ValueError(f"--{wrong[0].replace('_', '-')} does not go with --architecture {a.architecture}.")
+        flag = _FLAG_OF.get(wrong[0], wrong[0].replace("_", "-"))
+        raise ValueError(f"--{flag} does not go with --architecture {a.architecture}.")
     if a.architecture == "conv" and "hidden_units" in args:
         args["hidden_units"] = args["hidden_units"][0]
     return args

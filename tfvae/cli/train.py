@@ -55,7 +55,7 @@ def _fit_config(a, kind, default_batch_size):
 
     say = print if a.verbose else (lambda *x, **k: None)
     return FitConfig(epochs=a.epochs, batch_size=a.batch_size or default_batch_size, learning_rate=a.learning_rate,
-                     train_examples=a.train_examples, seed=a.seed, verbose=a.verbose,
+                     train_examples=a.train_examples, test_examples=a.test_examples, seed=a.seed, verbose=a.verbose,
                      checkpoint_dir=os.path.join(a.output_dir, "checkpoints"), resume=a.resume,
                      callbacks=tuple(_callbacks(a, kind, say)))
 
@@ -69,14 +69,14 @@ def _source(a, default):
     return a.dataset
 
 
-def _test_data(dataset, with_labels, binarize=False, seed=0):
-    """Test arrays (images, labels or None) and the dataset fit validates on."""
+def _test_data(dataset, with_labels, binarize=False, seed=0, split="test"):
+    """Test arrays (images, labels or None) of `split` and the dataset fit validates on."""
     import numpy as np
     import tensorflow as tf
 
     from tfvae import data
 
-    test = data.load_arrays(dataset, "test", with_labels=with_labels)
+    test = data.load_arrays(dataset, split, with_labels=with_labels)
     x, y = test if with_labels else (test, None)
     if binarize:
         # One fixed binarisation of the test set, as in the IWAE paper's evaluation.
@@ -96,7 +96,7 @@ def _train_vae(a):
                                   "discretized_gaussian" if info.eight_bit else "gaussian")
     if a.conditional:
         vae_args["num_classes"] = info.num_classes
-    x_test, y_test, test_ds = _test_data(a.dataset, a.conditional, a.binarize, a.seed)
+    x_test, y_test, test_ds = _test_data(a.dataset, a.conditional, a.binarize, a.seed, config.test_split)
     report = _epoch_report(config.epochs, {"loss": "-ELBO"}, " nats", config)
     config = dataclasses.replace(config, callbacks=(report, *config.callbacks))
     trained = training.train_vae(a.dataset, vae_args, config, a.architecture, a.binarize, test_ds)
@@ -121,7 +121,7 @@ def _train_autoencoder(a):
         if not info.num_classes:
             raise ValueError(f"{str(a.dataset)!r} has no labels; received --conditional.")
         ae_args["num_classes"] = info.num_classes
-    x_test, _, test_ds = _test_data(a.dataset, a.conditional)
+    x_test, _, test_ds = _test_data(a.dataset, a.conditional, split=config.test_split)
     shown = {"loss": "reconstruction"}
     if a.adversarial:
         shown.update(discriminator_loss="discriminator", generator_loss="generator",
@@ -148,15 +148,15 @@ def _train_vqvae(a):
     if a.conditional and not info.num_classes:
         raise ValueError(f"{str(a.dataset)!r} has no labels; received --conditional.")
     config = _fit_config(a, "vqvae", 128)
-    x_test, y_test, _ = _test_data(a.dataset, a.conditional)
+    x_test, y_test, _ = _test_data(a.dataset, a.conditional, split=config.test_split)
     test_ds = tf.data.Dataset.from_tensor_slices(x_test).batch(500)  # the VQ-VAE sees images only
     report = _epoch_report(config.epochs, {"reconstruction": "normalised MSE", "perplexity": "perplexity",
                                            "codebook_usage": "usage"}, "", config)
     vq_config = config.stage("vqvae", callbacks=(report, *config.callbacks))
-    trained = training.train_vqvae(a.dataset, model_args(a, "vq_"), vq_config, test_ds)
+    trained = training.train_vqvae(a.dataset, builder_args(a, "vq_"), vq_config, test_ds, a.architecture)
     vqvae = trained.model
     quantizer = {cls: name for name, cls in QUANTIZERS.items()}.get(type(vqvae.quantizer), "custom")
-    results = {"dataset": str(a.dataset), "quantizer": quantizer, "epochs": a.epochs,
+    results = {"dataset": str(a.dataset), "architecture": a.architecture, "quantizer": quantizer, "epochs": a.epochs,
                "train_seconds": round(trained.seconds, 1)}
     results.update(reporting.vqvae_figures(trained, test_ds))
     written = reporting.vqvae_images(vqvae, x_test, a.output_dir)
@@ -195,7 +195,7 @@ def _fit_prior(a, vqvae, config, conditional):
     from tfvae.cli import reporting
 
     began = time.perf_counter()
-    (tc, tl), (vc, vl) = training.encode_splits(vqvae, a.dataset, config.split, conditional)
+    (tc, tl), (vc, vl) = training.encode_splits(vqvae, a.dataset, config.split, conditional, config.test_split)
     config.say(f"Encoded {len(tc):,} training and {len(vc):,} test images into {vqvae.grid_shape[0]}x"
                f"{vqvae.grid_shape[1]} code grids in {time.perf_counter() - began:.1f} s.")
     prior_args = model_args(a, "pixelcnn_")
