@@ -34,11 +34,25 @@ def check_jit_compile(jit_compile):
     return jit_compile
 
 
-def check_int(value, name, minimum):
-    """Validates an int argument that must be >= `minimum` (bools refused); returns it as an int."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-        raise ValueError(f"`{name}` must be an int >= {minimum}; received {name}={value!r}.")
+def check_int(value, name, minimum, maximum=None):
+    """Validates an int argument that must be >= `minimum` (and <= `maximum` if given; bools refused); returns it
+    as an int."""
+    if (isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum
+            or (maximum is not None and value > maximum)):
+        wanted = f">= {minimum}" if maximum is None else f"in [{minimum}, {maximum}]"
+        raise ValueError(f"`{name}` must be an int {wanted}; received {name}={value!r}.")
     return int(value)
+
+
+def check_real(value, name, low=-np.inf, high=np.inf, low_open=False, high_open=False):
+    """Validates a finite float argument in the interval from `low` to `high` (open or closed at each end; bools
+    refused); returns it as a float."""
+    ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and np.isfinite(value)
+    ok = ok and (value > low if low_open else value >= low) and (value < high if high_open else value <= high)
+    if not ok:
+        lo, hi = "(" if low_open else "[", ")" if high_open else "]"
+        raise ValueError(f"`{name}` must be a number in {lo}{low}, {high}{hi}; received {name}={value!r}.")
+    return float(value)
 
 
 def check_rate(value, name):

@@ -1,14 +1,12 @@
 """Vector quantisation with a straight-through gradient, plain and EMA codebooks."""
 
-import numbers
-
 import keras
 import numpy as np
 import tensorflow as tf
 from keras import ops
 
 from tfvae import losses
-from tfvae._checks import check_int, check_seed
+from tfvae._checks import check_int, check_real, check_seed
 from tfvae._input_checks import check_lookup_indices
 
 # State written inside a replica (EMA statistics, restarts): every replica computes
@@ -17,15 +15,6 @@ _REPLICA_WRITTEN = "only_first_replica"
 # The paper's commitment weight beta (van den Oord et al., 2017, section 3.2) and its EMA decay (appendix A.1).
 COMMITMENT_COST = 0.25
 DECAY = 0.99
-
-
-def _check_real(name, value, low, high, low_open=False, high_open=False):
-    ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and np.isfinite(value)
-    ok = ok and (value > low if low_open else value >= low) and (value < high if high_open else value <= high)
-    if not ok:
-        lo, hi = "(" if low_open else "[", ")" if high_open else "]"
-        raise ValueError(f"`{name}` must be a number in {lo}{low}, {high}{hi}; received {name}={value!r}.")
-    return float(value)
 
 
 def _replica_sum(*tensors):
@@ -119,7 +108,7 @@ class VectorQuantizer(keras.layers.Layer):
         super().__init__(**kwargs)
         self.num_embeddings = check_int(num_embeddings, "num_embeddings", 2)
         self.embedding_dim = check_int(embedding_dim, "embedding_dim", 1)
-        self.commitment_cost = _check_real("commitment_cost", commitment_cost, 0.0, np.inf, high_open=True)
+        self.commitment_cost = check_real(commitment_cost, "commitment_cost", 0.0, np.inf, high_open=True)
         if dead_code_steps is not None:
             dead_code_steps = check_int(dead_code_steps, "dead_code_steps", 1)
         self.dead_code_steps = dead_code_steps
@@ -324,8 +313,8 @@ class VectorQuantizerEMA(VectorQuantizer):
     def __init__(self, num_embeddings, embedding_dim, commitment_cost=COMMITMENT_COST, decay=DECAY, epsilon=1e-5,
                  **kwargs):
         super().__init__(num_embeddings, embedding_dim, commitment_cost, **kwargs)
-        self.decay = _check_real("decay", decay, 0.0, 1.0, high_open=True)
-        self.epsilon = _check_real("epsilon", epsilon, 0.0, np.inf, low_open=True, high_open=True)
+        self.decay = check_real(decay, "decay", 0.0, 1.0, high_open=True)
+        self.epsilon = check_real(epsilon, "epsilon", 0.0, np.inf, low_open=True, high_open=True)
 
     def build(self, input_shape):
         super().build(input_shape)

@@ -1,5 +1,7 @@
 """The VQ-VAE of Neural Discrete Representation Learning."""
 
+import numbers
+
 import keras
 import numpy as np
 import tensorflow as tf
@@ -8,6 +10,7 @@ from tfvae import likelihoods
 from tfvae._checks import check_int, check_positive_number, check_value_range
 from tfvae._input_checks import check_codes, check_image_batch, check_replica_batch
 from tfvae.layers.finite_scalar_quantizer import FiniteScalarQuantizer
+from tfvae.layers.lookup_free_quantizer import LookupFreeQuantizer
 from tfvae.layers.vector_quantizer import COMMITMENT_COST, DECAY, VectorQuantizer, VectorQuantizerEMA
 from tfvae.metrics import CodebookPerplexity, CodebookUsage
 from tfvae.models import _signatures, networks
@@ -16,7 +19,11 @@ from tfvae.models.base import BaseModel, renamed_attribute
 LIKELIHOODS = ("mean_squared_error", "bernoulli")
 # tfvae 0.1's `reconstruction=` values that today have other names.
 _OLD_NAMES = {"mse": "mean_squared_error"}
-QUANTIZERS = {"vq": VectorQuantizer, "ema": VectorQuantizerEMA}
+QUANTIZERS = {"vq": VectorQuantizer, "ema": VectorQuantizerEMA, "fsq": FiniteScalarQuantizer,
+              "lfq": LookupFreeQuantizer}
+# FSQ's levels for a codebook size (Mentzer et al., 2023, table 1), used when `levels` is not given.
+FSQ_LEVELS = {2**8: (8, 6, 5), 2**10: (8, 5, 5, 5), 2**12: (7, 5, 5, 5, 5), 2**14: (8, 8, 8, 6, 5),
+              2**16: (8, 8, 8, 5, 5, 5)}
 
 
 @keras.saving.register_keras_serializable(package="tfvae")
@@ -48,8 +55,9 @@ class VQVAE(BaseModel):
         encoder: keras.Model. Images `(batch, H, W, C)` to `(batch, h, w, D)`.
         decoder: keras.Model. `(batch, h, w, D)` to `(batch, H, W, C)`: images
             ("mean_squared_error") or logits ("bernoulli").
-        quantizer: `VectorQuantizer` or `VectorQuantizerEMA` with `embedding_dim` D, or a
-            `FiniteScalarQuantizer` (no codebook, no VQ loss; D = the number of its levels).
+        quantizer: `VectorQuantizer` or `VectorQuantizerEMA` with `embedding_dim` D, a
+            `FiniteScalarQuantizer` (no codebook, no VQ loss; D = the number of its levels) or a
+            `LookupFreeQuantizer` (signs of D dimensions; commitment and entropy terms as its loss).
         likelihood: "mean_squared_error" (the default) or "bernoulli", or the
             `tfvae.likelihoods` object of that name: the reconstruction term.
         data_variance: float > 0. Divides the squared error ("mean_squared_error" only).
@@ -100,10 +108,10 @@ class VQVAE(BaseModel):
         for arg, net in (("encoder", encoder), ("decoder", decoder)):
             if not isinstance(net, keras.layers.Layer):
                 raise ValueError(f"`{arg}` must be a keras.Model or Layer; received {arg}={net!r}.")
-        if not isinstance(quantizer, (VectorQuantizer, FiniteScalarQuantizer)):
+        if not isinstance(quantizer, (VectorQuantizer, FiniteScalarQuantizer, LookupFreeQuantizer)):
             raise ValueError(
-                "`quantizer` must be a tfvae VectorQuantizer, VectorQuantizerEMA or FiniteScalarQuantizer; received "
-                f"quantizer={quantizer!r}."
+                "`quantizer` must be a tfvae VectorQuantizer, VectorQuantizerEMA, FiniteScalarQuantizer or "
+                f"LookupFreeQuantizer; received quantizer={quantizer!r}."
             )
         likelihood = self._renamed("reconstruction", reconstruction, likelihood)
         likelihood = likelihoods.get(LIKELIHOODS[0] if likelihood is None else likelihood, LIKELIHOODS,
@@ -143,6 +151,7 @@ class VQVAE(BaseModel):
         decay=DECAY,
         dead_code_steps=None,
         seed=None,
+        levels=None,
         **kwargs,
     ):
         """The paper's residual convolutional encoder and decoder around a codebook.
@@ -153,11 +162,18 @@ class VQVAE(BaseModel):
             hidden_filters, residual_filters: widths of the conv and residual layers.
             num_downsamplings: stride-2 steps; the code grid is H / 2^n by W / 2^n.
             num_residual_blocks: residual blocks in encoder and decoder.
-            quantizer: "vq" (codebook by gradient) or "ema" (moving averages).
-            commitment_cost, decay, dead_code_steps, seed: quantizer settings.
+            quantizer: "vq" (codebook by gradient), "ema" (moving averages), "fsq"
+                (`FiniteScalarQuantizer`: `levels`, or the paper's levels for a `num_embeddings` of
+                2^8, 2^10, 2^12, 2^14 or 2^16; `embedding_dim` is then the number of levels) or "lfq"
+                (`LookupFreeQuantizer` with log2(`num_embeddings`) dimensions), or a quantizer layer.
+            commitment_cost, decay, dead_code_steps, seed: quantizer settings (those a quantizer
+                does not have are ignored).
+            levels: FSQ's levels per dimension ("fsq" only).
             **kwargs: `VQVAE` arguments (reconstruction, data_variance, ...).
         """
-        vq = cls._quantizer(quantizer, num_embeddings, embedding_dim, commitment_cost, decay, dead_code_steps, seed)
+        vq = cls._quantizer(quantizer, num_embeddings, embedding_dim, commitment_cost, decay, dead_code_steps, seed,
+                            levels)
+        embedding_dim = vq.embedding_dim
         if len(input_shape) != 3:
             raise ValueError(f"VQVAE.conv needs input_shape (H, W, C); received input_shape={tuple(input_shape)}.")
         num_downsamplings = check_int(num_downsamplings, "num_downsamplings", 1)
@@ -185,6 +201,7 @@ class VQVAE(BaseModel):
         decay=DECAY,
         dead_code_steps=None,
         seed=None,
+        levels=None,
         **kwargs,
     ):
         """VQGAN's encoder and decoder (residual blocks with GroupNorm and SiLU, attention at the lowest
@@ -198,20 +215,40 @@ class VQVAE(BaseModel):
             num_blocks: residual blocks per level (the decoder has one more).
             attention: bool. Self-attention in the middle of both networks.
             dropout: float in [0, 1) inside the residual blocks.
-            quantizer, commitment_cost, decay, dead_code_steps, seed: as `conv`'s
+            quantizer, commitment_cost, decay, dead_code_steps, seed, levels: as `conv`'s
                 (the EMA codebook by default).
             **kwargs: `VQVAE` arguments (likelihood, data_variance, ...).
         """
-        vq = cls._quantizer(quantizer, num_embeddings, embedding_dim, commitment_cost, decay, dead_code_steps, seed)
+        vq = cls._quantizer(quantizer, num_embeddings, embedding_dim, commitment_cost, decay, dead_code_steps, seed,
+                            levels)
+        embedding_dim = vq.embedding_dim
         arch = networks.resnet_arch(downsample_factor, base_filters, max_filters, num_blocks, attention, dropout)
         encoder = networks.resnet_encoder(input_shape, embedding_dim, **arch)
         decoder = networks.resnet_decoder(input_shape, embedding_dim, **arch)
         return cls(encoder, decoder, vq, **kwargs)
 
     @staticmethod
-    def _quantizer(kind, num_embeddings, embedding_dim, commitment_cost, decay, dead_code_steps, seed):
+    def _quantizer(kind, num_embeddings, embedding_dim, commitment_cost, decay, dead_code_steps, seed, levels=None):
+        """The quantizer a builder's `quantizer=` names (or the layer given)."""
+        if isinstance(kind, keras.layers.Layer):
+            return kind
         if kind not in QUANTIZERS:
-            raise ValueError(f"`quantizer` must be one of {tuple(QUANTIZERS)}; received quantizer={kind!r}.")
+            raise ValueError(f"`quantizer` must be one of {tuple(QUANTIZERS)} or a quantizer layer; received "
+                             f"quantizer={kind!r}.")
+        if levels is not None and kind != "fsq":
+            raise ValueError(f"`levels` is FSQ's; received levels={levels!r} with quantizer={kind!r}.")
+        if kind == "fsq":
+            if levels is None and num_embeddings not in FSQ_LEVELS:
+                raise ValueError(f"quantizer='fsq' needs `levels`, or a num_embeddings among {tuple(FSQ_LEVELS)} "
+                                 f"(the paper's levels); received num_embeddings={num_embeddings!r}.")
+            return FiniteScalarQuantizer(FSQ_LEVELS[num_embeddings] if levels is None else levels, name="quantizer")
+        if kind == "lfq":
+            whole = isinstance(num_embeddings, numbers.Integral) and num_embeddings > 1
+            dim = int(np.log2(num_embeddings)) if whole else 0
+            if 2**dim != num_embeddings:
+                raise ValueError(f"quantizer='lfq' has 2^d codes; received num_embeddings={num_embeddings!r}, not a "
+                                 "power of 2.")
+            return LookupFreeQuantizer(dim, commitment_cost=commitment_cost, name="quantizer")
         q_args = dict(commitment_cost=commitment_cost, dead_code_steps=dead_code_steps, seed=seed, name="quantizer")
         if kind == "ema":
             q_args["decay"] = decay
