@@ -17,6 +17,27 @@ COMMITMENT_COST = 0.25
 DECAY = 0.99
 
 
+GRADIENTS = ("ste", "rotation")
+
+
+def _l2_normalize(x):
+    return x * ops.rsqrt(ops.maximum(ops.sum(ops.square(x), axis=-1, keepdims=True), 1e-12))
+
+
+def _rotation_trick(e, q):
+    """sg(lambda R) e for rows e and codewords q (Fifty et al., 2024, eq. 4.2): R = I - 2 r r^T + 2 q^ e^^T
+    takes e^ = e / |e| to q^ = q / |q| (r the normalised e^ + q^) and lambda = |q| / |e|, so the value is q
+    (up to rounding, which the last line removes) while the gradient is rotated and rescaled with it."""
+    e_norm = ops.sqrt(ops.maximum(ops.sum(ops.square(e), axis=-1, keepdims=True), 1e-12))
+    q_norm = ops.sqrt(ops.maximum(ops.sum(ops.square(q), axis=-1, keepdims=True), 1e-12))
+    e_hat, q_hat = ops.stop_gradient(e / e_norm), ops.stop_gradient(q / q_norm)
+    r = ops.stop_gradient(_l2_normalize(e_hat + q_hat))
+    scale = ops.stop_gradient(q_norm / e_norm)
+    rotated = scale * (e - 2.0 * r * ops.sum(r * e, axis=-1, keepdims=True)
+                       + 2.0 * q_hat * ops.sum(e_hat * e, axis=-1, keepdims=True))
+    return rotated + ops.stop_gradient(q - rotated)
+
+
 def _replica_sum(*tensors):
     """Sums tensors over the replicas of a `tf.distribute` strategy (identity without one)."""
     ctx = tf.distribute.get_replica_context()
@@ -63,7 +84,21 @@ class VectorQuantizer(keras.layers.Layer):
             training steps in a row; None never restarts.
         embeddings_initializer: initializer of the codebook.
         return_indices: bool. When True, calling returns `(quantized, indices)`.
-        seed: int or None. Seed of the restarts' random choices.
+        seed: int or None. Seed of the restarts' and the k-means initialisation's random choices.
+        use_cosine_sim: bool. Compare l2-normalised inputs with l2-normalised codewords (improved
+            VQGAN, Yu et al., 2022): the codes lie on the unit sphere, which keeps more of them in use.
+        codebook_dim: int >= 1 or None. Quantise in a space of this size: a dense projection maps the
+            inputs down, the codebook lives there, and a second projection maps the codes back to
+            `embedding_dim` (improved VQGAN's low-dimensional codes). None: no projection.
+        gradient: "ste" (straight-through: the gradient of the output is passed to the input
+            unchanged) or "rotation" (the rotation trick of Fifty et al., 2024, *Restructuring Vector
+            Quantization with the Rotation Trick*: the output is sg(lambda R) e, R the rotation taking
+            the input's direction to its codeword's and lambda the ratio of their norms, so the value
+            is the codeword and the gradient is rotated and rescaled the same way).
+        kmeans_init: bool. On the first training batch, set the codebook to `kmeans_iters` rounds of
+            k-means (Lloyd) on that batch's inputs, started from K of them drawn at random; counts and
+            sums are all-reduced under `tf.distribute`, so every replica gets the same codebook.
+        kmeans_iters: int >= 1. Lloyd rounds of `kmeans_init`.
         **kwargs: base `keras.layers.Layer` arguments; `dtype` defaults to float32.
 
     Call arguments:
@@ -101,6 +136,11 @@ class VectorQuantizer(keras.layers.Layer):
         embeddings_initializer="variance_scaling",
         return_indices=False,
         seed=None,
+        use_cosine_sim=False,
+        codebook_dim=None,
+        gradient="ste",
+        kmeans_init=False,
+        kmeans_iters=10,
         **kwargs,
     ):
         if kwargs.get("dtype") is None:
@@ -115,6 +155,21 @@ class VectorQuantizer(keras.layers.Layer):
         self.seed = check_seed(seed)
         self.embeddings_initializer = keras.initializers.get(embeddings_initializer)
         self.return_indices = bool(return_indices)
+        self.use_cosine_sim = bool(use_cosine_sim)
+        self.codebook_dim = None if codebook_dim is None else check_int(codebook_dim, "codebook_dim", 1)
+        if gradient not in GRADIENTS:
+            raise ValueError(f"`gradient` must be one of {GRADIENTS}; received gradient={gradient!r}.")
+        self.gradient = gradient
+        self.kmeans_init = bool(kmeans_init)
+        self.kmeans_iters = check_int(kmeans_iters, "kmeans_iters", 1)
+        if self.codebook_dim is not None:
+            self.project_in = keras.layers.Dense(self.codebook_dim, dtype="float32", name="project_in")
+            self.project_out = keras.layers.Dense(self.embedding_dim, dtype="float32", name="project_out")
+
+    @property
+    def code_dim(self):
+        """Size of the codewords: `codebook_dim`, or `embedding_dim` without a projection."""
+        return self.embedding_dim if self.codebook_dim is None else self.codebook_dim
 
     def build(self, input_shape):
         if input_shape[-1] != self.embedding_dim:
@@ -122,8 +177,11 @@ class VectorQuantizer(keras.layers.Layer):
                 f"{type(self).__name__} expects inputs whose last axis is embedding_dim="
                 f"{self.embedding_dim}; received input shape {tuple(input_shape)}."
             )
+        if self.codebook_dim is not None:
+            self.project_in.build((None, self.embedding_dim))
+            self.project_out.build((None, self.codebook_dim))
         self.embeddings = self.add_weight(
-            shape=(self.num_embeddings, self.embedding_dim),
+            shape=(self.num_embeddings, self.code_dim),
             initializer=self.embeddings_initializer,
             trainable=self._codebook_trainable,
             aggregation=_REPLICA_WRITTEN,
@@ -133,6 +191,11 @@ class VectorQuantizer(keras.layers.Layer):
             shape=(), initializer="zeros", dtype="int32", trainable=False,
             aggregation=_REPLICA_WRITTEN, name="update_step",
         )
+        if self.kmeans_init:
+            self.initialized = self.add_weight(
+                shape=(), initializer="zeros", dtype="int32", trainable=False,
+                aggregation=_REPLICA_WRITTEN, name="initialized",
+            )
         if self.dead_code_steps is not None:
             self.steps_since_used = self.add_weight(
                 shape=(self.num_embeddings,), initializer="zeros", dtype="int32", trainable=False,
@@ -144,8 +207,26 @@ class VectorQuantizer(keras.layers.Layer):
             )
 
     # ------------------------------------------------------------------ codes
-    def _nearest(self, flat):
+    def _codebook(self):
+        """The codewords as compared and returned: l2-normalised with `use_cosine_sim`."""
         e = ops.convert_to_tensor(self.embeddings)
+        return _l2_normalize(e) if self.use_cosine_sim else e
+
+    def _to_code_space(self, z):
+        """Inputs `(..., embedding_dim)` as flat vectors `(N, code_dim)` in the space of the codebook."""
+        flat = ops.reshape(ops.cast(z, "float32"), (-1, self.embedding_dim))
+        if self.codebook_dim is not None:
+            flat = self.project_in(flat)
+        return _l2_normalize(flat) if self.use_cosine_sim else flat
+
+    def _from_code_space(self, flat, shape):
+        """Flat codewords `(N, code_dim)` as outputs of `shape` `(..., embedding_dim)`."""
+        if self.codebook_dim is not None:
+            flat = self.project_out(flat)
+        return ops.reshape(flat, shape)
+
+    def _nearest(self, flat, e=None):
+        e = self._codebook() if e is None else e
         distances = (
             ops.sum(ops.square(flat), axis=1, keepdims=True)
             - 2.0 * ops.matmul(flat, ops.transpose(e))
@@ -157,8 +238,7 @@ class VectorQuantizer(keras.layers.Layer):
     def get_code_indices(self, inputs):
         """Int32 indices of the nearest codewords, shape `inputs.shape[:-1]`."""
         z = ops.cast(inputs, "float32")
-        flat = ops.reshape(z, (-1, self.embedding_dim))
-        return ops.reshape(self._nearest(flat), ops.shape(z)[:-1])
+        return ops.reshape(self._nearest(self._to_code_space(z)), ops.shape(z)[:-1])
 
     def lookup(self, indices):
         """Codewords of int `indices` of any shape: shape `(*indices.shape, embedding_dim)`.
@@ -168,7 +248,8 @@ class VectorQuantizer(keras.layers.Layer):
         every layer.)
         """
         indices = check_lookup_indices(indices, self.num_embeddings)
-        return ops.take(self.embeddings, indices, axis=0)
+        codes = ops.take(self._codebook(), ops.reshape(indices, (-1,)), axis=0)
+        return self._from_code_space(codes, (*ops.shape(indices), self.embedding_dim))
 
     # ----------------------------------------------------------------- forward
     def _vq_loss(self, codebook_loss, commitment_loss):
@@ -184,15 +265,23 @@ class VectorQuantizer(keras.layers.Layer):
         codebook).
         """
         z = ops.cast(inputs, "float32")
-        flat = ops.reshape(z, (-1, self.embedding_dim))
+        flat = self._to_code_space(z)
+        if training and self.kmeans_init:
+            self._initialize_by_kmeans(flat)
         flat_indices = self._nearest(flat)
-        z_q = ops.reshape(ops.take(self.embeddings, flat_indices, axis=0), ops.shape(z))
-        codebook_loss = losses.vq_codebook_loss(z, z_q)
-        commitment_loss = losses.vq_commitment_loss(z, z_q)
+        flat_q = ops.take(self._codebook(), flat_indices, axis=0)
+        # The losses compare input and codeword in the codebook's space, per example.
+        per_example = (ops.shape(z)[0], -1, self.code_dim)
+        codebook_loss = losses.vq_codebook_loss(ops.reshape(flat, per_example), ops.reshape(flat_q, per_example))
+        commitment_loss = losses.vq_commitment_loss(ops.reshape(flat, per_example), ops.reshape(flat_q, per_example))
         if training:
             self._update(flat, flat_indices)
+        if self.gradient == "rotation":
+            passed = _rotation_trick(flat, flat_q)
+        else:
+            passed = flat + ops.stop_gradient(flat_q - flat)
         return {
-            "quantized": z + ops.stop_gradient(z_q - z),
+            "quantized": self._from_code_space(passed, ops.shape(z)),
             "indices": ops.reshape(flat_indices, ops.shape(z)[:-1]),
             "codebook_loss": codebook_loss,
             "commitment_loss": commitment_loss,
@@ -218,12 +307,39 @@ class VectorQuantizer(keras.layers.Layer):
         return quantized
 
     # ----------------------------------------------------------------- updates
+    def _local_statistics(self, flat, flat_indices):
+        """Per-code counts `(K,)` and sums of assigned vectors `(K, D)` on this replica."""
+        one_hot = ops.one_hot(flat_indices, self.num_embeddings, dtype="float32")
+        return ops.sum(one_hot, axis=0), ops.matmul(ops.transpose(one_hot), flat)
+
     def _code_statistics(self, flat, flat_indices):
         """Per-code counts `(K,)` and sums of assigned vectors `(K, D)`, over all replicas."""
-        one_hot = ops.one_hot(flat_indices, self.num_embeddings, dtype="float32")
-        counts = ops.sum(one_hot, axis=0)
-        sums = ops.matmul(ops.transpose(one_hot), flat)
-        return _replica_sum(counts, sums)
+        return _replica_sum(*self._local_statistics(flat, flat_indices))
+
+    def _initialize_by_kmeans(self, flat):
+        """On the first training call only: the codebook from k-means on `flat`, the same on every replica.
+
+        The distances are computed only while the codebook is uninitialised (a `tf.cond`); the all-reduces
+        of the counts and sums stay outside it, because `tf.distribute` cannot synchronise replicas inside
+        control flow. Later steps pay `kmeans_iters` all-reduces of K x (D + 1) zeros under a strategy and
+        nothing else."""
+        needed = tf.equal(self.initialized, 0)
+        seed = tf.stack([tf.constant(self.seed or 0, tf.int32), tf.constant(-1, tf.int32)])
+        pick = tf.random.stateless_uniform((self.num_embeddings,), seed, 0, tf.shape(flat)[0], dtype=tf.int32)
+        centroids = _from_first_replica(tf.gather(flat, pick))
+        nothing = (tf.zeros((self.num_embeddings,)), tf.zeros((self.num_embeddings, self.code_dim)))
+        for _ in range(self.kmeans_iters):
+            local = tf.cond(needed, lambda c=centroids: self._local_statistics(flat, self._nearest(flat, c)),
+                            lambda: nothing)
+            counts, sums = _replica_sum(*local)
+            means = sums / ops.maximum(counts, 1.0)[:, None]
+            if self.use_cosine_sim:
+                means = _l2_normalize(means)
+            centroids = ops.where((counts > 0)[:, None], means, centroids)
+        new_embeddings = ops.where(needed, centroids, self.embeddings)
+        self.embeddings.assign(new_embeddings)
+        self._reset_codes(ops.logical_and(needed, ops.ones((self.num_embeddings,), "bool")), new_embeddings)
+        self.initialized.assign(1)
 
     def _update(self, flat, flat_indices):
         counts, sums = self._code_statistics(flat, flat_indices)
@@ -265,6 +381,11 @@ class VectorQuantizer(keras.layers.Layer):
             "embeddings_initializer": keras.initializers.serialize(self.embeddings_initializer),
             "return_indices": self.return_indices,
             "seed": self.seed,
+            "use_cosine_sim": self.use_cosine_sim,
+            "codebook_dim": self.codebook_dim,
+            "gradient": self.gradient,
+            "kmeans_init": self.kmeans_init,
+            "kmeans_iters": self.kmeans_iters,
         }
 
 
@@ -323,7 +444,7 @@ class VectorQuantizerEMA(VectorQuantizer):
             aggregation=_REPLICA_WRITTEN, name="ema_cluster_size",
         )
         self.ema_embedding_sum = self.add_weight(
-            shape=(self.num_embeddings, self.embedding_dim), initializer="zeros", trainable=False,
+            shape=(self.num_embeddings, self.code_dim), initializer="zeros", trainable=False,
             aggregation=_REPLICA_WRITTEN, name="ema_embedding_sum",
         )
         self.ema_embedding_sum.assign(self.embeddings)
