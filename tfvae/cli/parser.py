@@ -261,8 +261,9 @@ def _model_flag(p, owner, flag, dest, help, **kwargs):
 
 def _add_vq_args(p):
     both = "VQVAE.conv / .resnet"
-    _model_flag(p, both, "--quantizer", "vq_quantizer", "codebook by gradient or EMA, FSQ or LFQ",
-                choices=["vq", "ema", "fsq", "lfq"])
+    _model_flag(p, both, "--quantizer", "vq_quantizer", "codebook by gradient or EMA, FSQ, LFQ or residual VQ",
+                choices=["vq", "ema", "fsq", "lfq", "rvq"])
+    _model_flag(p, both, "--num-quantizers", "vq_num_quantizers", "rvq: levels", type=POSITIVE_INT)
     _model_flag(p, both, "--levels", "vq_levels", "fsq: levels per dimension (default: the FSQ paper's for "
                 "--num-embeddings)", type=_number(int, 2), nargs="+")
     _model_flag(p, both, "--num-embeddings", "vq_num_embeddings", "codebook size", type=_number(int, 2))

@@ -255,14 +255,15 @@ class VectorQuantizer(keras.layers.Layer):
     def _vq_loss(self, codebook_loss, commitment_loss):
         return codebook_loss + self.commitment_cost * commitment_loss
 
-    def quantize_details(self, inputs, training=False):
+    def quantize_details(self, inputs, training=False, mask=None):
         """Quantises `inputs` and returns everything a model needs, as a dict.
 
         Keys: "quantized" (straight-through output), "indices" (int32),
         "codebook_loss", "commitment_loss" and "loss" (the layer's weighted loss),
         the last three per example `(batch,)`. Adds no layer loss; when
         `training`, updates the layer's statistics (and, for the EMA layer, the
-        codebook).
+        codebook). `mask` (float `(batch,)` of 0 and 1, or None): examples with 0
+        are left out of the statistics, as residual VQ's quantizer dropout needs.
         """
         z = ops.cast(inputs, "float32")
         flat = self._to_code_space(z)
@@ -275,7 +276,11 @@ class VectorQuantizer(keras.layers.Layer):
         codebook_loss = losses.vq_codebook_loss(ops.reshape(flat, per_example), ops.reshape(flat_q, per_example))
         commitment_loss = losses.vq_commitment_loss(ops.reshape(flat, per_example), ops.reshape(flat_q, per_example))
         if training:
-            self._update(flat, flat_indices)
+            weights = None
+            if mask is not None:  # one weight per vector: each example's, repeated over its positions
+                positions = ops.shape(flat)[0] // ops.shape(z)[0]
+                weights = ops.reshape(ops.repeat(ops.cast(mask, "float32")[:, None], positions, axis=1), (-1,))
+            self._update(flat, flat_indices, weights)
         if self.gradient == "rotation":
             passed = _rotation_trick(flat, flat_q)
         else:
@@ -307,14 +312,17 @@ class VectorQuantizer(keras.layers.Layer):
         return quantized
 
     # ----------------------------------------------------------------- updates
-    def _local_statistics(self, flat, flat_indices):
-        """Per-code counts `(K,)` and sums of assigned vectors `(K, D)` on this replica."""
+    def _local_statistics(self, flat, flat_indices, weights=None):
+        """Per-code counts `(K,)` and sums of assigned vectors `(K, D)` on this replica (each vector counted
+        with its weight, if given)."""
         one_hot = ops.one_hot(flat_indices, self.num_embeddings, dtype="float32")
+        if weights is not None:
+            one_hot = one_hot * weights[:, None]
         return ops.sum(one_hot, axis=0), ops.matmul(ops.transpose(one_hot), flat)
 
-    def _code_statistics(self, flat, flat_indices):
+    def _code_statistics(self, flat, flat_indices, weights=None):
         """Per-code counts `(K,)` and sums of assigned vectors `(K, D)`, over all replicas."""
-        return _replica_sum(*self._local_statistics(flat, flat_indices))
+        return _replica_sum(*self._local_statistics(flat, flat_indices, weights))
 
     def _initialize_by_kmeans(self, flat):
         """On the first training call only: the codebook from k-means on `flat`, the same on every replica.
@@ -341,8 +349,8 @@ class VectorQuantizer(keras.layers.Layer):
         self._reset_codes(ops.logical_and(needed, ops.ones((self.num_embeddings,), "bool")), new_embeddings)
         self.initialized.assign(1)
 
-    def _update(self, flat, flat_indices):
-        counts, sums = self._code_statistics(flat, flat_indices)
+    def _update(self, flat, flat_indices, weights=None):
+        counts, sums = self._code_statistics(flat, flat_indices, weights)
         self._update_codebook(counts, sums)
         if self.dead_code_steps is not None:
             self._restart_dead_codes(flat, counts)

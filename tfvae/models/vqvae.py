@@ -5,12 +5,14 @@ import numbers
 import keras
 import numpy as np
 import tensorflow as tf
+from keras import ops
 
 from tfvae import likelihoods
 from tfvae._checks import check_int, check_positive_number, check_value_range
 from tfvae._input_checks import check_codes, check_image_batch, check_replica_batch
 from tfvae.layers.finite_scalar_quantizer import FiniteScalarQuantizer
 from tfvae.layers.lookup_free_quantizer import LookupFreeQuantizer
+from tfvae.layers.residual_vector_quantizer import ResidualVectorQuantizer
 from tfvae.layers.vector_quantizer import COMMITMENT_COST, DECAY, VectorQuantizer, VectorQuantizerEMA
 from tfvae.metrics import CodebookPerplexity, CodebookUsage
 from tfvae.models import _signatures, networks
@@ -20,7 +22,10 @@ LIKELIHOODS = ("mean_squared_error", "bernoulli")
 # tfvae 0.1's `reconstruction=` values that today have other names.
 _OLD_NAMES = {"mse": "mean_squared_error"}
 QUANTIZERS = {"vq": VectorQuantizer, "ema": VectorQuantizerEMA, "fsq": FiniteScalarQuantizer,
-              "lfq": LookupFreeQuantizer}
+              "lfq": LookupFreeQuantizer, "rvq": ResidualVectorQuantizer}
+# Levels of quantizer="rvq" when `num_quantizers` is not given.
+RVQ_LEVELS = 4
+QUANTIZER_TYPES = (VectorQuantizer, FiniteScalarQuantizer, LookupFreeQuantizer, ResidualVectorQuantizer)
 # FSQ's levels for a codebook size (Mentzer et al., 2023, table 1), used when `levels` is not given.
 FSQ_LEVELS = {2**8: (8, 6, 5), 2**10: (8, 5, 5, 5), 2**12: (7, 5, 5, 5, 5), 2**14: (8, 8, 8, 6, 5),
               2**16: (8, 8, 8, 5, 5, 5)}
@@ -57,7 +62,8 @@ class VQVAE(BaseModel):
             ("mean_squared_error") or logits ("bernoulli").
         quantizer: `VectorQuantizer` or `VectorQuantizerEMA` with `embedding_dim` D, a
             `FiniteScalarQuantizer` (no codebook, no VQ loss; D = the number of its levels) or a
-            `LookupFreeQuantizer` (signs of D dimensions; commitment and entropy terms as its loss).
+            `LookupFreeQuantizer` (signs of D dimensions; commitment and entropy terms as its loss) or a
+            `ResidualVectorQuantizer` (its D levels' indices side by side: code grids (h, w * D)).
         likelihood: "mean_squared_error" (the default) or "bernoulli", or the
             `tfvae.likelihoods` object of that name: the reconstruction term.
         data_variance: float > 0. Divides the squared error ("mean_squared_error" only).
@@ -108,10 +114,10 @@ class VQVAE(BaseModel):
         for arg, net in (("encoder", encoder), ("decoder", decoder)):
             if not isinstance(net, keras.layers.Layer):
                 raise ValueError(f"`{arg}` must be a keras.Model or Layer; received {arg}={net!r}.")
-        if not isinstance(quantizer, (VectorQuantizer, FiniteScalarQuantizer, LookupFreeQuantizer)):
+        if not isinstance(quantizer, QUANTIZER_TYPES):
             raise ValueError(
-                "`quantizer` must be a tfvae VectorQuantizer, VectorQuantizerEMA, FiniteScalarQuantizer or "
-                f"LookupFreeQuantizer; received quantizer={quantizer!r}."
+                "`quantizer` must be a tfvae VectorQuantizer, VectorQuantizerEMA, FiniteScalarQuantizer, "
+                f"LookupFreeQuantizer or ResidualVectorQuantizer; received quantizer={quantizer!r}."
             )
         likelihood = self._renamed("reconstruction", reconstruction, likelihood)
         likelihood = likelihoods.get(LIKELIHOODS[0] if likelihood is None else likelihood, LIKELIHOODS,
@@ -130,6 +136,9 @@ class VQVAE(BaseModel):
         self.vq_loss_tracker = keras.metrics.Mean(name="vq_loss")
         self.perplexity_tracker = CodebookPerplexity(quantizer.num_embeddings)
         self.usage_tracker = CodebookUsage(quantizer.num_embeddings)
+        # Residual VQ: each level's usage too (the two above pool every level's codes).
+        self.level_usage_trackers = [CodebookUsage(quantizer.num_embeddings, name=f"codebook_usage_level_{i + 1}")
+                                     for i in range(getattr(quantizer, "num_quantizers", 0))]
         self._image_shape = None
         self._grid_shape = None
         shape = networks.static_input_shape(encoder)
@@ -152,6 +161,7 @@ class VQVAE(BaseModel):
         dead_code_steps=None,
         seed=None,
         levels=None,
+        num_quantizers=None,
         **kwargs,
     ):
         """The paper's residual convolutional encoder and decoder around a codebook.
@@ -165,14 +175,17 @@ class VQVAE(BaseModel):
             quantizer: "vq" (codebook by gradient), "ema" (moving averages), "fsq"
                 (`FiniteScalarQuantizer`: `levels`, or the paper's levels for a `num_embeddings` of
                 2^8, 2^10, 2^12, 2^14 or 2^16; `embedding_dim` is then the number of levels) or "lfq"
-                (`LookupFreeQuantizer` with log2(`num_embeddings`) dimensions), or a quantizer layer.
+                (`LookupFreeQuantizer` with log2(`num_embeddings`) dimensions) or "rvq"
+                (`ResidualVectorQuantizer`: `num_quantizers` EMA levels of `num_embeddings` codes, 4 by
+                default), or a quantizer layer.
             commitment_cost, decay, dead_code_steps, seed: quantizer settings (those a quantizer
                 does not have are ignored).
             levels: FSQ's levels per dimension ("fsq" only).
+            num_quantizers: residual VQ's levels ("rvq" only).
             **kwargs: `VQVAE` arguments (reconstruction, data_variance, ...).
         """
         vq = cls._quantizer(quantizer, num_embeddings, embedding_dim, commitment_cost, decay, dead_code_steps, seed,
-                            levels)
+                            levels, num_quantizers)
         embedding_dim = vq.embedding_dim
         if len(input_shape) != 3:
             raise ValueError(f"VQVAE.conv needs input_shape (H, W, C); received input_shape={tuple(input_shape)}.")
@@ -202,6 +215,7 @@ class VQVAE(BaseModel):
         dead_code_steps=None,
         seed=None,
         levels=None,
+        num_quantizers=None,
         **kwargs,
     ):
         """VQGAN's encoder and decoder (residual blocks with GroupNorm and SiLU, attention at the lowest
@@ -215,12 +229,12 @@ class VQVAE(BaseModel):
             num_blocks: residual blocks per level (the decoder has one more).
             attention: bool. Self-attention in the middle of both networks.
             dropout: float in [0, 1) inside the residual blocks.
-            quantizer, commitment_cost, decay, dead_code_steps, seed, levels: as `conv`'s
+            quantizer, commitment_cost, decay, dead_code_steps, seed, levels, num_quantizers: as `conv`'s
                 (the EMA codebook by default).
             **kwargs: `VQVAE` arguments (likelihood, data_variance, ...).
         """
         vq = cls._quantizer(quantizer, num_embeddings, embedding_dim, commitment_cost, decay, dead_code_steps, seed,
-                            levels)
+                            levels, num_quantizers)
         embedding_dim = vq.embedding_dim
         arch = networks.resnet_arch(downsample_factor, base_filters, max_filters, num_blocks, attention, dropout)
         encoder = networks.resnet_encoder(input_shape, embedding_dim, **arch)
@@ -228,7 +242,8 @@ class VQVAE(BaseModel):
         return cls(encoder, decoder, vq, **kwargs)
 
     @staticmethod
-    def _quantizer(kind, num_embeddings, embedding_dim, commitment_cost, decay, dead_code_steps, seed, levels=None):
+    def _quantizer(kind, num_embeddings, embedding_dim, commitment_cost, decay, dead_code_steps, seed, levels=None,
+                   num_quantizers=None):
         """The quantizer a builder's `quantizer=` names (or the layer given)."""
         if isinstance(kind, keras.layers.Layer):
             return kind
@@ -242,6 +257,13 @@ class VQVAE(BaseModel):
                 raise ValueError(f"quantizer='fsq' needs `levels`, or a num_embeddings among {tuple(FSQ_LEVELS)} "
                                  f"(the paper's levels); received num_embeddings={num_embeddings!r}.")
             return FiniteScalarQuantizer(FSQ_LEVELS[num_embeddings] if levels is None else levels, name="quantizer")
+        if kind == "rvq":
+            return ResidualVectorQuantizer(RVQ_LEVELS if num_quantizers is None else num_quantizers, num_embeddings,
+                                           embedding_dim, commitment_cost=commitment_cost, decay=decay,
+                                           dead_code_steps=dead_code_steps, seed=seed, name="quantizer")
+        if num_quantizers is not None:
+            raise ValueError(f"`num_quantizers` is residual VQ's; received num_quantizers={num_quantizers!r} with "
+                             f"quantizer={kind!r}.")
         if kind == "lfq":
             whole = isinstance(num_embeddings, numbers.Integral) and num_embeddings > 1
             dim = int(np.log2(num_embeddings)) if whole else 0
@@ -259,9 +281,33 @@ class VQVAE(BaseModel):
             return
         self._image_shape = tuple(input_shape)[1:]
         z_shape = tuple(self.encoder.compute_output_shape((1, *self._image_shape)))
-        self._grid_shape = z_shape[1:-1]
+        depth = self._code_depth
+        # Residual VQ's D indices per position lie side by side along the grid's width, in level order, so
+        # a code grid is (h, w * D) and the prior, the bound and the exports model them in that order.
+        self._grid_shape = z_shape[1:-1] if depth is None else (z_shape[1], z_shape[2] * depth)
         if not self.quantizer.built:
             self.quantizer.build(z_shape)
+
+    @property
+    def _code_depth(self):
+        """Indices per position: residual VQ's number of levels, None for one index per position."""
+        return getattr(self.quantizer, "num_quantizers", None)
+
+    def _codes_of(self, z):
+        """The code grid `(batch, *grid_shape)` of encoder outputs `z`."""
+        codes = self.quantizer.get_code_indices(z)
+        if self._code_depth is None:
+            return codes
+        shape = ops.shape(codes)
+        return ops.reshape(codes, (shape[0], shape[1], shape[2] * shape[3]))
+
+    def _codewords_of(self, codes):
+        """The quantised decoder input of a code grid `(batch, *grid_shape)`."""
+        depth = self._code_depth
+        if depth is not None:
+            shape = ops.shape(codes)
+            codes = ops.reshape(codes, (shape[0], shape[1], shape[2] // depth, depth))
+        return self.quantizer.lookup(codes)
 
     @property
     def grid_shape(self):
@@ -303,7 +349,14 @@ class VQVAE(BaseModel):
     @property
     def metrics(self):
         return [self.loss_tracker, self.reconstruction_tracker, self.vq_loss_tracker,
-                self.perplexity_tracker, self.usage_tracker]
+                self.perplexity_tracker, self.usage_tracker, *self.level_usage_trackers]
+
+    def _code_figures(self, indices):
+        """The code metrics' inputs, by tracker name, from a step's indices."""
+        figures = {"perplexity": indices, "codebook_usage": indices}
+        for i, tracker in enumerate(self.level_usage_trackers):
+            figures[tracker.name] = indices[..., i]
+        return figures
 
     @staticmethod
     def _images_of(data):
@@ -330,14 +383,14 @@ class VQVAE(BaseModel):
             reconstruction, vq_loss, indices = self._terms(x, training=True)
             self._minimize(tape, reconstruction + vq_loss, n)
         return self._report(loss=reconstruction + vq_loss, reconstruction=reconstruction, vq_loss=vq_loss,
-                            perplexity=indices, codebook_usage=indices)
+                            **self._code_figures(indices))
 
     def test_step(self, data):
         who = f"{type(self).__name__}.evaluate"
         x, _ = check_replica_batch(self._check_step_data(data, who), who)
         reconstruction, vq_loss, indices = self._terms(x, training=False)
         return self._report(loss=reconstruction + vq_loss, reconstruction=reconstruction, vq_loss=vq_loss,
-                            perplexity=indices, codebook_usage=indices)
+                            **self._code_figures(indices))
 
     def predict_step(self, data):
         x = self._check_step_data(data, f"{type(self).__name__}.predict")
@@ -347,12 +400,12 @@ class VQVAE(BaseModel):
     def encode(self, x):
         """Int32 code grid `(batch, h, w)` of images `(batch, H, W, C)`."""
         x = self._check_images(x, f"{type(self).__name__}.encode")
-        return self.quantizer.get_code_indices(self.encoder(x, training=False))
+        return self._codes_of(self.encoder(x, training=False))
 
     def decode(self, codes):
         """Images `(batch, H, W, C)` of int codes `(batch, h, w)` in [0, num_embeddings)."""
         codes = self._check_codes(codes, f"{type(self).__name__}.decode")
-        return self.likelihood.mean(self.decoder(self.quantizer.lookup(codes), training=False))
+        return self.likelihood.mean(self.decoder(self._codewords_of(codes), training=False))
 
     def reconstruction_log_likelihood(self, x, codes=None, observation_scale=None, num_bins=256):
         """log p(x | z_q) in nats per image: the decoder's likelihood of images given their codes.
@@ -380,9 +433,9 @@ class VQVAE(BaseModel):
         x = self._check_images(x, who)
         likelihood, log_scale = self.discrete_likelihood(observation_scale, num_bins, who)
         likelihood.check_data(x, who)
-        codes = self.quantizer.get_code_indices(self.encoder(x, training=False)) if codes is None else \
+        codes = self._codes_of(self.encoder(x, training=False)) if codes is None else \
             self._check_codes(codes, who)
-        decoded = self.decoder(self.quantizer.lookup(codes), training=False)
+        decoded = self.decoder(self._codewords_of(codes), training=False)
         return -likelihood.negative_log_likelihood(x, decoded, log_scale)
 
     def discrete_likelihood(self, observation_scale=None, num_bins=256, who=None):
@@ -438,10 +491,10 @@ class VQVAE(BaseModel):
             return {"reconstruction": self(images, training=False)}
 
         def encode(images):
-            return {"codes": self.quantizer.get_code_indices(self.encoder(images, training=False))}
+            return {"codes": self._codes_of(self.encoder(images, training=False))}
 
         def decode(codes):
-            return {"images": self.likelihood.mean(self.decoder(self.quantizer.lookup(codes), training=False))}
+            return {"images": self.likelihood.mean(self.decoder(self._codewords_of(codes), training=False))}
 
         functions = {
             "serving_default": _signatures.signature(reconstruct, images),
