@@ -23,7 +23,10 @@ number of prior steps, and reports on the test set:
 Rows: the paper's VQ (K = 1,024), its EMA variant, VQ with cosine
 similarity and 8-dimensional codes (improved VQGAN), VQ with k-means
 initialisation, VQ with the rotation trick, FSQ with levels (8, 5, 5, 5)
-(1,000 codes) and LFQ with 10 dimensions (1,024 codes).
+(1,000 codes), LFQ with 10 dimensions (1,024 codes), and residual VQ with 2
+and 4 EMA levels of 1,024 codes each (the prior then models a 7x14 or 7x28
+grid: each position's indices side by side). Usage and perplexity of residual
+VQ pool its levels' codes.
 """
 
 import argparse
@@ -43,7 +46,13 @@ D = 16
 
 
 def _quantizers():
-    from tfvae.layers import FiniteScalarQuantizer, LookupFreeQuantizer, VectorQuantizer, VectorQuantizerEMA
+    from tfvae.layers import (
+        FiniteScalarQuantizer,
+        LookupFreeQuantizer,
+        ResidualVectorQuantizer,
+        VectorQuantizer,
+        VectorQuantizerEMA,
+    )
 
     return [
         ("VQ (straight-through)", lambda: VectorQuantizer(K, D, seed=0, name="quantizer")),
@@ -54,6 +63,8 @@ def _quantizers():
         ("VQ, rotation trick", lambda: VectorQuantizer(K, D, gradient="rotation", seed=0, name="quantizer")),
         ("FSQ (8, 5, 5, 5)", lambda: FiniteScalarQuantizer((8, 5, 5, 5), name="quantizer")),
         ("LFQ, 10 dims", lambda: LookupFreeQuantizer(10, name="quantizer")),
+        ("RVQ, 2 EMA levels", lambda: ResidualVectorQuantizer(2, K, D, seed=0, name="quantizer")),
+        ("RVQ, 4 EMA levels", lambda: ResidualVectorQuantizer(4, K, D, seed=0, name="quantizer")),
     ]
 
 
