@@ -167,3 +167,24 @@ def test_rvq_by_name_refuses_num_quantizers_elsewhere_and_round_trips_its_config
     rvq = ResidualVectorQuantizer(2, 8, 4, shared_codebook=True, quantizer_dropout=True, seed=3)
     again = ResidualVectorQuantizer.from_config(rvq.get_config())
     assert again.get_config() == rvq.get_config()
+
+
+@pytest.mark.parametrize("quantizer, extra", [("fsq", ["--levels", "4", "4"]), ("lfq", []),
+                                              ("rvq", ["--num-quantizers", "2"])])
+def test_the_command_line_trains_each_quantizer_by_name_with_its_prior(quantizer, extra, tmp_path):
+    import contextlib
+    import io
+    import json
+
+    from tfvae import cli
+
+    np.savez(tmp_path / "digits.npz", images=rng.integers(0, 256, (80, 8, 8), dtype=np.uint8))
+    argv = ["train", "vqvae", "--dataset", tmp_path / "digits.npz", "--quantizer", quantizer, *extra,
+            "--num-embeddings", "16", "--embedding-dim", "4", "--hidden-filters", "8", "--residual-filters", "4",
+            "--residual-blocks", "1", "--epochs", "1", "--prior-epochs", "1", "--prior-filters", "8",
+            "--prior-layers", "1", "--num-samples", "4", "--output-dir", tmp_path / "out", "--no-export",
+            "--verbose", "0"]
+    with contextlib.redirect_stdout(io.StringIO()):
+        assert cli.main([str(a) for a in argv]) == 0
+    results = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert results["quantizer"] == quantizer and np.isfinite(results["test_nll_bound_bits_per_dim"])
