@@ -36,6 +36,9 @@ BENCHMARKS = {
     "vqvae": (["--configs", "small", "--epochs", "3"], "VQ-VAE quality and throughput (short run)"),
     "export": (["--runs", "100"], "single-image latency and size: Keras, SavedModel, TFLite"),
     "samples": (["--datasets", "mnist", "--n", "10000"], "sample quality (FD, KID, precision/recall) of every model"),
+    "quantizers": (["--steps", "600", "--prior-steps", "300", "--test-examples", "5000"],
+                   "every quantizer on equal terms: reconstruction, usage, prior NLL, two-stage bits/dim, step time"),
+    "cifar10": ([], "CIFAR-10 bits/dim within a two-hour budget: VAE with the logistic mixture, VQ-VAE + prior"),
 }
 
 

@@ -432,7 +432,8 @@ def test_model_flags_not_given_leave_the_constructors_defaults():
     names = {k[3:] for k in everything if k.startswith("vq_")} | {
         k[9:] for k in everything if k.startswith("pixelcnn_")
     }
-    accepted = set(inspect.signature(VQVAE.conv).parameters) | set(inspect.signature(PixelCNNPrior).parameters)
+    accepted = (set(inspect.signature(VQVAE.conv).parameters) | set(inspect.signature(VQVAE.resnet).parameters)
+                | set(inspect.signature(PixelCNNPrior).parameters))
     assert names <= accepted, names - accepted
     from tfvae import AdversarialAutoencoder, Autoencoder
 
