@@ -121,6 +121,28 @@ def standard_normal_log_prob(z):
     return ops.sum(-0.5 * (_LOG_2PI + ops.square(z)), axis=-1)
 
 
+def importance_weighted_bound(log_weights):
+    """The IWAE bound log (1/k) sum_i w_i from log weights `(k, batch)`, per example `(batch,)`.
+
+    log w_i = log p(x, z_i) - log q(z_i | x) for z_i ~ q(z | x) (Burda et al., 2016, eq. 8); k = 1 is the ELBO.
+    """
+    log_weights = _f32(log_weights)
+    k = ops.cast(ops.shape(log_weights)[0], "float32")
+    return ops.logsumexp(log_weights, axis=0) - ops.log(k)
+
+
+def dreg_encoder_surrogate(log_weights, log_weights_q_stopped):
+    """-sum_i sg(w~_i^2) log w_i per example `(batch,)`: its gradient with respect to the encoder's weights is the
+    doubly reparameterised estimator of the IWAE bound's (Tucker et al., 2019, eq. 5).
+
+    `log_weights_q_stopped` `(k, batch)` are the log weights of the same reparameterised z_i with q's density
+    evaluated at stopped parameters, so the encoder's weights reach them only through z_i; w~ are the normalised
+    weights, softmax over the k samples of `log_weights`.
+    """
+    normalised = ops.stop_gradient(ops.softmax(_f32(log_weights), axis=0))
+    return -ops.sum(ops.square(normalised) * _f32(log_weights_q_stopped), axis=0)
+
+
 def mean_squared_error(x, x_hat):
     """Mean over pixels of (x - x_hat)^2, per example."""
     return _mean_per_example(ops.square(_f32(x) - _f32(x_hat)))

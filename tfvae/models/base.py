@@ -128,17 +128,25 @@ class BaseModel(ModelInternals):
         losses; a model with several optimizers (the adversarial autoencoder)
         names the optimizer, its variables and the layer losses that go with them.
         """
-        optimizer = self.optimizer if optimizer is None else optimizer
         variables = self.trainable_variables if variables is None else variables
+        self._minimize_parts(tape, [(per_example_objective, variables)], global_batch_size, optimizer, layer_losses)
+
+    def _minimize_parts(self, tape, parts, global_batch_size, optimizer=None, layer_losses=None):
+        """One optimizer step in which each `(per_example_objective, variables)` of `parts` gives the gradient of
+        its own variables (an estimator may use another surrogate for some weights, as DReG does for the
+        encoder's); the layer losses add to every part, so each variable gets their gradient once."""
+        optimizer = self.optimizer if optimizer is None else optimizer
         layer_losses = self.losses if layer_losses is None else layer_losses
         replicas = tf.distribute.get_strategy().num_replicas_in_sync
-        loss = ops.sum(per_example_objective) / global_batch_size
-        if layer_losses:
-            # Layer losses (regularisers) are one value per replica: their share of the sum.
-            loss = loss + ops.sum(layer_losses) / replicas
-        loss = optimizer.scale_loss(loss)
-        grads = tape.gradient(loss, variables)
-        optimizer.apply_gradients(zip(grads, variables))
+        all_grads, all_variables = [], []
+        for per_example_objective, variables in parts:
+            loss = ops.sum(per_example_objective) / global_batch_size
+            if layer_losses:
+                # Layer losses (regularisers) are one value per replica: their share of the sum.
+                loss = loss + ops.sum(layer_losses) / replicas
+            all_grads += list(tape.gradient(optimizer.scale_loss(loss), variables))
+            all_variables += list(variables)
+        optimizer.apply_gradients(zip(all_grads, all_variables))
 
     def _optimizer_variables(self):
         """`[(optimizer, variables it updates)]`: what `compile` builds."""

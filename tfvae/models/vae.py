@@ -18,6 +18,7 @@ from tfvae.models.gaussian_prior import GaussianPrior
 
 LIKELIHOODS = ("bernoulli", "gaussian", "discretized_gaussian", "discretized_logistic_mixture")
 CONDITIONINGS = ("inputs", "prior_mean")
+GRADIENT_ESTIMATORS = ("iwae", "dreg")
 # Floats per decoder-output tensor in one importance-sampling chunk (16 MiB).
 _IW_CHUNK_ELEMENTS = 2**22
 
@@ -99,6 +100,20 @@ class VAE(BaseModel):
             reported `loss` is always the true -ELBO (beta = 1).
         kl_warmup_steps: int. When > 0 the KL weight grows linearly from
             beta / kl_warmup_steps to beta over this many optimizer steps.
+        num_importance_samples: int >= 1. k of the training objective: 1 is the
+            ELBO; k > 1 is the IWAE bound log (1/k) sum_i p(x, z_i) / q(z_i|x)
+            (Burda et al., 2016), which `fit` maximises and `fit`/`evaluate`
+            report as `loss` (its negative, in nats per example), with
+            `reconstruction` and `kl` the means over the k samples of
+            -log p(x|z_i) and log q(z_i|x) - log p(z_i). The k samples of a batch
+            go through the decoder together (k times the batch's memory). With
+            beta != 1 (or a warm-up) each log weight is
+            log p(x|z) + beta (log p(z) - log q(z|x)).
+        gradient_estimator: "iwae" (the bound's reparameterised gradient) or
+            "dreg" (Tucker et al., 2019: the encoder's gradient by the doubly
+            reparameterised estimator, sum_i w~_i^2 d log w_i / dz_i dz_i/dphi,
+            unbiased for the same bound with lower variance as k grows; the
+            decoder's and prior's gradients as "iwae").
         validate_inputs: bool. Check images (and labels) for shape, dtype, NaN/Inf
             and range, raising `ValueError`; see `tfvae.models` for XLA.
         seed: int or None. Seed of the reparameterisation noise used in training.
@@ -164,6 +179,8 @@ class VAE(BaseModel):
         validate_inputs=True,
         seed=None,
         min_scale=1e-3,
+        num_importance_samples=1,
+        gradient_estimator="iwae",
         value_range="unit",
         num_classes=None,
         conditioning="inputs",
@@ -202,6 +219,10 @@ class VAE(BaseModel):
         if not isinstance(beta, numbers.Real) or not beta >= 0:
             raise ValueError(f"`beta` must be a number >= 0; received beta={beta!r}.")
         kl_warmup_steps = check_int(kl_warmup_steps, "kl_warmup_steps", 0)
+        num_importance_samples = check_int(num_importance_samples, "num_importance_samples", 1)
+        if gradient_estimator not in GRADIENT_ESTIMATORS:
+            raise ValueError(f"`gradient_estimator` must be one of {GRADIENT_ESTIMATORS}; received "
+                             f"gradient_estimator={gradient_estimator!r}.")
         if conditioning not in CONDITIONINGS:
             raise ValueError(f"`conditioning` must be one of {CONDITIONINGS}; received conditioning={conditioning!r}.")
         self.num_classes = None if num_classes is None else check_num_classes(num_classes)
@@ -217,6 +238,8 @@ class VAE(BaseModel):
         self.value_range = value_range
         self.beta = float(beta)
         self.kl_warmup_steps = kl_warmup_steps
+        self.num_importance_samples = num_importance_samples
+        self.gradient_estimator = gradient_estimator
         self.validate_inputs = bool(validate_inputs)
         self.seed = seed
         self.sampler = GaussianSampler(seed=seed, name="sampler")
@@ -480,6 +503,48 @@ class VAE(BaseModel):
         kl = self._prior.kl(mean, log_var, labels)
         return reconstruction, kl
 
+    @property
+    def _importance_weighted(self):
+        return self.num_importance_samples > 1 or self.gradient_estimator != "iwae"
+
+    def _importance_terms(self, x, labels, training):
+        """log p(x|z_i), log p(z_i|y), log q(z_i|x) and log q(z_i|x) at stopped encoder outputs, each `(k, batch)`,
+        for k = `num_importance_samples` reparameterised draws z_i, decoded together."""
+        k = self.num_importance_samples
+        mean, log_var = self._posterior(x, labels, training)
+
+        def repeated(t):  # (batch, ...) -> (k * batch, ...), sample-major
+            return ops.reshape(ops.tile(t[None], (k,) + (1,) * len(t.shape)), (-1, *t.shape[1:]))
+
+        z = self.sampler([repeated(mean), repeated(log_var)], seed=None if training else self.evaluation_seed)
+        log_px = ops.reshape(self._log_px(repeated(x), self._params(z, None if labels is None else repeated(labels),
+                                                                    training)), (k, -1))
+        flat_z = ops.reshape(z, (k, -1, self.latent_dim))
+        mean, log_var = ops.reshape(mean, (-1, self.latent_dim)), ops.reshape(log_var, (-1, self.latent_dim))
+        log_q = losses.diagonal_gaussian_log_prob(flat_z, mean, log_var)
+        log_q_stopped = losses.diagonal_gaussian_log_prob(flat_z, ops.stop_gradient(mean),
+                                                          ops.stop_gradient(log_var))
+        return log_px, self._prior.log_prob(flat_z, labels), log_q, log_q_stopped
+
+    def _importance_step(self, x, labels, training, tape=None, batch_size=None):
+        """The IWAE objective's figures per example; with a tape, also one optimizer step on it."""
+        log_px, log_pz, log_q, log_q_stopped = self._importance_terms(x, labels, training)
+        report = dict(loss=-losses.importance_weighted_bound(log_px + log_pz - log_q),
+                      reconstruction=-ops.mean(log_px, axis=0), kl=ops.mean(log_q - log_pz, axis=0))
+        if tape is not None:
+            weight = self._kl_weight()
+            log_w = log_px + weight * (log_pz - log_q)
+            objective = -losses.importance_weighted_bound(log_w)
+            if self.gradient_estimator == "dreg":
+                encoder = self.encoder.trainable_variables
+                mine = {id(v) for v in encoder}
+                rest = [v for v in self.trainable_variables if id(v) not in mine]
+                surrogate = losses.dreg_encoder_surrogate(log_w, log_px + weight * (log_pz - log_q_stopped))
+                self._minimize_parts(tape, [(surrogate, encoder), (objective, rest)], batch_size)
+            else:
+                self._minimize(tape, objective, batch_size)
+        return report
+
     def _checked(self, x, labels, who, require_labels=None):
         """Validated float images and int32 labels (labels None for the plain VAE).
 
@@ -517,6 +582,11 @@ class VAE(BaseModel):
         who = f"{type(self).__name__}.fit"
         x, labels = self._check_step_data(data, who)
         (x, labels), n = check_replica_batch((x, labels), who)
+        if self._importance_weighted:
+            # Two gradients from one forward pass with DReG: the tape must be persistent.
+            with tf.GradientTape(persistent=self.gradient_estimator == "dreg") as tape:
+                report = self._importance_step(x, labels, True, tape, n)
+            return self._report(**report)
         with tf.GradientTape() as tape:
             reconstruction, kl = self._elbo_terms(x, labels, training=True)
             self._minimize(tape, reconstruction + self._kl_weight() * kl, n)
@@ -525,6 +595,8 @@ class VAE(BaseModel):
     def test_step(self, data):
         who = f"{type(self).__name__}.evaluate"
         (x, labels), _ = check_replica_batch(self._check_step_data(data, who), who)
+        if self._importance_weighted:
+            return self._report(**self._importance_step(x, labels, False))
         reconstruction, kl = self._elbo_terms(x, labels, training=False)
         return self._report(loss=reconstruction + kl, reconstruction=reconstruction, kl=kl)
 
@@ -688,6 +760,8 @@ class VAE(BaseModel):
             value_range=self.value_range,
             beta=self.beta,
             kl_warmup_steps=self.kl_warmup_steps,
+            num_importance_samples=self.num_importance_samples,
+            gradient_estimator=self.gradient_estimator,
             validate_inputs=self.validate_inputs,
             seed=self.seed,
             num_classes=self.num_classes,
