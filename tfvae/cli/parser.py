@@ -147,6 +147,11 @@ def build_parser():
                        help="KL weight (default: VAE's)")
         p.add_argument("--kl-warmup-steps", type=COUNT, dest="vae_kl_warmup_steps", metavar="STEPS",
                        help="linear KL warm-up steps (default: VAE's)")
+        _model_flag(p, "VAE", "--importance-samples", "vae_num_importance_samples",
+                    "k of the training objective: 1 the ELBO, k > 1 the IWAE bound", type=POSITIVE_INT)
+        _model_flag(p, "VAE", "--gradient-estimator", "vae_gradient_estimator",
+                    "the encoder's gradient of the bound: iwae or dreg (doubly reparameterised)",
+                    choices=["iwae", "dreg"])
         if conditional:
             p.add_argument("--conditioning", choices=["inputs", "prior_mean"], dest="vae_conditioning",
                            help="labels into the networks, or a learned prior mean per class (default: VAE's)")
