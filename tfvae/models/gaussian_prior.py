@@ -46,8 +46,8 @@ class GaussianPrior:
         mu = self.mean(labels)
         return noise if mu is None else noise + mu
 
-    def kl(self, mean, log_var, labels):
-        """KL(N(mean, exp(log_var)) || p(z|y)) per example, in closed form."""
+    def kl(self, mean, log_var, labels, z=None):
+        """KL(N(mean, exp(log_var)) || p(z|y)) per example, in closed form (the draw `z` is not needed)."""
         return losses.gaussian_kl(mean, log_var, self.mean(labels))
 
     def log_prob(self, z, labels):

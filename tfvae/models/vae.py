@@ -15,10 +15,12 @@ from tfvae.layers.gaussian_sampler import GaussianSampler
 from tfvae.models import _signatures, networks
 from tfvae.models.base import BaseModel
 from tfvae.models.gaussian_prior import GaussianPrior
+from tfvae.models.mixture_prior import MixturePrior
 
 LIKELIHOODS = ("bernoulli", "gaussian", "discretized_gaussian", "discretized_logistic_mixture")
 CONDITIONINGS = ("inputs", "prior_mean")
 GRADIENT_ESTIMATORS = ("iwae", "dreg")
+PRIORS = ("standard", "mixture")
 # Floats per decoder-output tensor in one importance-sampling chunk (16 MiB).
 _IW_CHUNK_ELEMENTS = 2**22
 
@@ -109,6 +111,12 @@ class VAE(BaseModel):
             go through the decoder together (k times the batch's memory). With
             beta != 1 (or a warm-up) each log weight is
             log p(x|z) + beta (log p(z) - log q(z|x)).
+        prior: "standard" (N(0, I), or the class means of `conditioning`) or
+            "mixture": a learned mixture of `num_prior_components` diagonal
+            Gaussians (weights, means and variances trained with the rest; the
+            KL by its one-sample Monte Carlo estimate at the decoded z;
+            `sample` and the exported signatures draw from it). Not with classes.
+        num_prior_components: int >= 1. K of the mixture prior.
         gradient_estimator: "iwae" (the bound's reparameterised gradient) or
             "dreg" (Tucker et al., 2019: the encoder's gradient by the doubly
             reparameterised estimator, sum_i w~_i^2 d log w_i / dz_i dz_i/dphi,
@@ -181,6 +189,8 @@ class VAE(BaseModel):
         min_scale=1e-3,
         num_importance_samples=1,
         gradient_estimator="iwae",
+        prior="standard",
+        num_prior_components=10,
         value_range="unit",
         num_classes=None,
         conditioning="inputs",
@@ -227,9 +237,20 @@ class VAE(BaseModel):
             raise ValueError(f"`conditioning` must be one of {CONDITIONINGS}; received conditioning={conditioning!r}.")
         self.num_classes = None if num_classes is None else check_num_classes(num_classes)
         self.conditioning = conditioning
-        # prior_means is a weight made in build(): read when the prior is used.
-        self._prior = GaussianPrior(self.num_classes, (lambda: self.prior_means) if (
-            self.num_classes is not None and conditioning == "prior_mean") else None)
+        if prior not in PRIORS:
+            raise ValueError(f"`prior` must be one of {PRIORS}; received prior={prior!r}.")
+        if prior == "mixture" and self.num_classes is not None:
+            raise ValueError("prior='mixture' has no classes; received num_classes="
+                             f"{self.num_classes} (use conditioning='prior_mean' for a mean per class).")
+        self.prior = prior
+        self.num_prior_components = check_int(num_prior_components, "num_prior_components", 1)
+        # The priors' weights are made in build(): read when the prior is used.
+        if prior == "mixture":
+            self._prior = MixturePrior(lambda: (self.prior_logits, self.prior_component_means,
+                                                self.prior_component_log_vars))
+        else:
+            self._prior = GaussianPrior(self.num_classes, (lambda: self.prior_means) if (
+                self.num_classes is not None and conditioning == "prior_mean") else None)
         self.encoder = encoder
         self.decoder = decoder
         self.likelihood = likelihood
@@ -444,6 +465,16 @@ class VAE(BaseModel):
                 initializer=keras.initializers.RandomNormal(stddev=1.0, seed=self.seed), name="prior_means",
                 dtype="float32",
             )
+        if self.prior == "mixture":
+            # Means spread at the start, so that the components differ; unit variances, equal weights.
+            k, dims = self.num_prior_components, int(np.prod(self._latent_shape))
+            self.prior_logits = self.add_weight(shape=(k,), initializer="zeros", name="prior_logits",
+                                                dtype="float32")
+            self.prior_component_means = self.add_weight(
+                shape=(k, dims), initializer=keras.initializers.RandomNormal(stddev=1.0, seed=self.seed),
+                name="prior_component_means", dtype="float32")
+            self.prior_component_log_vars = self.add_weight(shape=(k, dims), initializer="zeros",
+                                                            name="prior_component_log_vars", dtype="float32")
         self.sampler.build([(None, *self._latent_shape)] * 2)
 
     @property
@@ -500,7 +531,7 @@ class VAE(BaseModel):
         mean, log_var = self._posterior(x, labels, training)
         z = self.sampler([mean, log_var], seed=None if training else self.evaluation_seed)
         reconstruction = -self._log_px(x, self._params(z, labels, training))
-        kl = self._prior.kl(mean, log_var, labels)
+        kl = self._prior.kl(mean, log_var, labels, z)
         return reconstruction, kl
 
     @property
@@ -762,6 +793,8 @@ class VAE(BaseModel):
             kl_warmup_steps=self.kl_warmup_steps,
             num_importance_samples=self.num_importance_samples,
             gradient_estimator=self.gradient_estimator,
+            prior=self.prior,
+            num_prior_components=self.num_prior_components,
             validate_inputs=self.validate_inputs,
             seed=self.seed,
             num_classes=self.num_classes,
