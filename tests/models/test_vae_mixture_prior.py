@@ -1,5 +1,5 @@
-"""The VAE's learned mixture-of-Gaussians prior against SciPy and closed forms: its density, the Monte Carlo KL,
-its draws; a VAE with it trains, round-trips, samples, scores and exports."""
+"""The VAE's learned priors against SciPy and closed forms: the mixture of Gaussians (its density, the Monte Carlo
+KL, its draws; a VAE with it trains, round-trips, samples, scores and exports) and the VampPrior."""
 
 import keras
 import numpy as np
@@ -85,6 +85,30 @@ def test_a_mixture_prior_has_no_classes_and_checks_its_arguments():
     with pytest.raises(ValueError, match="no classes"):
         tfvae.VAE.mlp((4, 4, 1), 2, prior="mixture", num_classes=3)
     with pytest.raises(ValueError, match="`prior`"):
-        tfvae.VAE.mlp((4, 4, 1), 2, prior="vamp")
+        tfvae.VAE.mlp((4, 4, 1), 2, prior="flow")
     with pytest.raises(ValueError, match="num_prior_components"):
         tfvae.VAE.mlp((4, 4, 1), 2, prior="mixture", num_prior_components=0)
+
+
+def test_the_vampprior_is_the_mixture_of_the_pseudo_inputs_posteriors():
+    """log p(z) equals SciPy's equal-weight mixture of the posteriors `encode` gives for the pseudo-images; the
+    pseudo-inputs learn; draws decode; the exported sampler follows the same components."""
+    x = (rng.random((64, 4, 4, 1)) < 0.3).astype("float32")
+    vae = tfvae.VAE.mlp((4, 4, 1), latent_dim=2, hidden_units=(16,), prior="vamp", num_prior_components=4, seed=0)
+    vae.compile(keras.optimizers.Adam(1e-2))
+    before = vae.pseudo_inputs.numpy().copy()
+    vae.fit(x, batch_size=16, epochs=2, verbose=0)
+    assert np.abs(vae.pseudo_inputs.numpy() - before).max() > 0
+    pseudo = vae.pseudo_images.numpy()
+    assert pseudo.shape == (4, 4, 4, 1) and 0 < pseudo.min() and pseudo.max() < 1
+    mean, log_var = (t.numpy().astype(np.float64) for t in vae.encode(pseudo))
+    z = rng.normal(size=(6, 2)).astype("float32")
+    expected = logsumexp([multivariate_normal(mean[c], np.diag(np.exp(log_var[c]))).logpdf(z) for c in range(4)],
+                         axis=0) - np.log(4)
+    np.testing.assert_allclose(vae._prior.log_prob(z).numpy(), expected, rtol=1e-4)
+    assert vae.sample(3, seed=0).shape == (3, 4, 4, 1)
+    noise, u = rng.normal(size=(2, 2)).astype("float32"), np.array([0.1, 0.9], "float32")
+    c = (u * 4).astype(int)  # equal weights: component floor(4u)
+    got = vae.serving_functions()["sample_from_noise"](noise, u)["images"].numpy()
+    z = mean[c] + np.exp(0.5 * log_var[c]) * noise
+    np.testing.assert_allclose(got, vae.decode(z.astype("float32")).numpy(), atol=1e-5)

@@ -148,9 +148,10 @@ def build_parser():
         p.add_argument("--kl-warmup-steps", type=COUNT, dest="vae_kl_warmup_steps", metavar="STEPS",
                        help="linear KL warm-up steps (default: VAE's)")
         if not conditional:
-            _model_flag(p, "VAE", "--prior", "vae_prior", "N(0, I) or a learned mixture of Gaussians",
-                        choices=["standard", "mixture"])
-            _model_flag(p, "VAE", "--prior-components", "vae_num_prior_components", "mixture: components",
+            _model_flag(p, "VAE", "--prior", "vae_prior", "N(0, I), a learned mixture of Gaussians or the VampPrior",
+                        choices=["standard", "mixture", "vamp"])
+            _model_flag(p, "VAE", "--prior-components", "vae_num_prior_components",
+                        "mixture or vamp: components (pseudo-inputs)",
                         type=POSITIVE_INT)
         _model_flag(p, "VAE", "--importance-samples", "vae_num_importance_samples",
                     "k of the training objective: 1 the ELBO, k > 1 the IWAE bound", type=POSITIVE_INT)

@@ -14,7 +14,8 @@ _COMPONENT_KEY = 0x5DEECE66D
 
 class MixturePrior:
     """p(z) = sum_c pi_c N(z; mu_c, diag(sigma_c^2)), K components whose weights, means and variances the VAE
-    learns with the rest (the mixture prior of Tomczak & Welling, 2018, section 3.1, VampPrior's baseline).
+    learns with the rest (the mixture prior of Tomczak & Welling, 2018, section 3.1), or, for the VampPrior, the
+    encoder's posteriors of learned pseudo-inputs with equal weights (its section 3.2): the VAE says which.
 
     Its KL to q(z|x) has no closed form: the VAE uses the one-sample Monte Carlo estimate
     log q(z|x) - log p(z) at the z it decodes (unbiased for the KL, so the -ELBO stays unbiased), and

@@ -20,7 +20,7 @@ from tfvae.models.mixture_prior import MixturePrior
 LIKELIHOODS = ("bernoulli", "gaussian", "discretized_gaussian", "discretized_logistic_mixture")
 CONDITIONINGS = ("inputs", "prior_mean")
 GRADIENT_ESTIMATORS = ("iwae", "dreg")
-PRIORS = ("standard", "mixture")
+PRIORS = ("standard", "mixture", "vamp")
 # Floats per decoder-output tensor in one importance-sampling chunk (16 MiB).
 _IW_CHUNK_ELEMENTS = 2**22
 
@@ -111,12 +111,17 @@ class VAE(BaseModel):
             go through the decoder together (k times the batch's memory). With
             beta != 1 (or a warm-up) each log weight is
             log p(x|z) + beta (log p(z) - log q(z|x)).
-        prior: "standard" (N(0, I), or the class means of `conditioning`) or
+        prior: "standard" (N(0, I), or the class means of `conditioning`),
             "mixture": a learned mixture of `num_prior_components` diagonal
-            Gaussians (weights, means and variances trained with the rest; the
-            KL by its one-sample Monte Carlo estimate at the decoded z;
-            `sample` and the exported signatures draw from it). Not with classes.
-        num_prior_components: int >= 1. K of the mixture prior.
+            Gaussians (weights, means and variances trained with the rest), or
+            "vamp": the VampPrior (Tomczak & Welling, 2018), the equal-weight
+            mixture of the posteriors q(z|u_k) of `num_prior_components`
+            learned pseudo-inputs u_k (images, each pixel a sigmoid of a
+            weight). Both: the KL by its one-sample Monte Carlo estimate at
+            the decoded z; `sample` and the exported signatures draw from the
+            prior. Not with classes.
+        num_prior_components: int >= 1. K of the mixture or the VampPrior (the
+            paper uses 500 pseudo-inputs on MNIST).
         gradient_estimator: "iwae" (the bound's reparameterised gradient) or
             "dreg" (Tucker et al., 2019: the encoder's gradient by the doubly
             reparameterised estimator, sum_i w~_i^2 d log w_i / dz_i dz_i/dphi,
@@ -239,8 +244,8 @@ class VAE(BaseModel):
         self.conditioning = conditioning
         if prior not in PRIORS:
             raise ValueError(f"`prior` must be one of {PRIORS}; received prior={prior!r}.")
-        if prior == "mixture" and self.num_classes is not None:
-            raise ValueError("prior='mixture' has no classes; received num_classes="
+        if prior != "standard" and self.num_classes is not None:
+            raise ValueError(f"prior={prior!r} has no classes; received num_classes="
                              f"{self.num_classes} (use conditioning='prior_mean' for a mean per class).")
         self.prior = prior
         self.num_prior_components = check_int(num_prior_components, "num_prior_components", 1)
@@ -248,6 +253,8 @@ class VAE(BaseModel):
         if prior == "mixture":
             self._prior = MixturePrior(lambda: (self.prior_logits, self.prior_component_means,
                                                 self.prior_component_log_vars))
+        elif prior == "vamp":
+            self._prior = MixturePrior(self._vamp_components)
         else:
             self._prior = GaussianPrior(self.num_classes, (lambda: self.prior_means) if (
                 self.num_classes is not None and conditioning == "prior_mean") else None)
@@ -475,7 +482,27 @@ class VAE(BaseModel):
                 name="prior_component_means", dtype="float32")
             self.prior_component_log_vars = self.add_weight(shape=(k, dims), initializer="zeros",
                                                             name="prior_component_log_vars", dtype="float32")
+        if self.prior == "vamp":
+            # Pixels sigmoid(0.1 N(0, 1)): grey images near the middle of the range at the start.
+            self.pseudo_inputs = self.add_weight(
+                shape=(self.num_prior_components, *image_shape),
+                initializer=keras.initializers.RandomNormal(stddev=0.1, seed=self.seed), name="pseudo_inputs",
+                dtype="float32")
         self.sampler.build([(None, *self._latent_shape)] * 2)
+
+    def _vamp_components(self):
+        """The VampPrior's (logits, means, log_vars): the encoder's posteriors of the pseudo-inputs."""
+        mean, log_var = self._posterior(self.pseudo_images, None)
+        k = self.num_prior_components
+        return ops.zeros((k,)), ops.reshape(mean, (k, -1)), ops.reshape(log_var, (k, -1))
+
+    @property
+    def pseudo_images(self):
+        """The VampPrior's pseudo-inputs as images `(K, *image_shape)` (None for other priors)."""
+        if self.prior != "vamp":
+            return None
+        low, high = self.value_bounds
+        return low + (high - low) * ops.sigmoid(self.pseudo_inputs)
 
     @property
     def latent_shape(self):
