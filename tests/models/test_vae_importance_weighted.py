@@ -91,7 +91,7 @@ def test_the_arguments_are_checked_and_kept_in_the_config(tmp_path):
     assert (loaded.num_importance_samples, loaded.gradient_estimator) == (3, "dreg")
 
 
-def test_the_command_line_trains_with_the_iwae_objective_and_a_mixture_prior(tmp_path):
+def test_the_command_line_trains_with_the_iwae_objective_a_mixture_prior_and_a_flow(tmp_path):
     import contextlib
     import io
     import json
@@ -100,12 +100,12 @@ def test_the_command_line_trains_with_the_iwae_objective_and_a_mixture_prior(tmp
 
     np.savez(tmp_path / "bits.npz", images=(rng.random((60, 4, 4)) < 0.3).astype(np.uint8) * 255)
     argv = ["train", "vae", "--dataset", tmp_path / "bits.npz", "--likelihood", "bernoulli", "--latent-dim", "2",
-            "--hidden-units", "8", "--importance-samples", "4", "--gradient-estimator", "dreg", "--epochs", "1",
-            "--prior", "mixture", "--prior-components", "3",
+            "--hidden-units", "8", "--importance-samples", "4", "--epochs", "1",
+            "--prior", "mixture", "--prior-components", "3", "--posterior-flow", "2", "--posterior-flow-units", "8",
             "--iw-samples", "10", "--output-dir", tmp_path / "out", "--no-export", "--verbose", "0"]
     with contextlib.redirect_stdout(io.StringIO()):
         assert cli.main([str(a) for a in argv]) == 0
     model = keras.saving.load_model(tmp_path / "out" / "model.keras")
-    assert (model.num_importance_samples, model.gradient_estimator) == (4, "dreg")
-    assert (model.prior, model.num_prior_components) == ("mixture", 3)
+    assert (model.num_importance_samples, model.prior, model.num_prior_components) == (4, "mixture", 3)
+    assert (model.posterior_flow, model.posterior_flow_units) == (2, (8,))
     assert json.loads((tmp_path / "out" / "results.json").read_text())["epochs"] == 1

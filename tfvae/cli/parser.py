@@ -153,6 +153,10 @@ def build_parser():
             _model_flag(p, "VAE", "--prior-components", "vae_num_prior_components",
                         "mixture or vamp: components (pseudo-inputs)",
                         type=POSITIVE_INT)
+        _model_flag(p, "VAE", "--posterior-flow", "vae_posterior_flow", "steps of an inverse autoregressive flow "
+                    "after the encoder's Gaussian (0: none)", type=COUNT)
+        _model_flag(p, "VAE", "--posterior-flow-units", "vae_posterior_flow_units", "widths of each flow step's MADE",
+                    type=POSITIVE_INT, nargs="+")
         _model_flag(p, "VAE", "--importance-samples", "vae_num_importance_samples",
                     "k of the training objective: 1 the ELBO, k > 1 the IWAE bound", type=POSITIVE_INT)
         _model_flag(p, "VAE", "--gradient-estimator", "vae_gradient_estimator",

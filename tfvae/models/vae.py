@@ -12,6 +12,7 @@ from tfvae import likelihoods, losses
 from tfvae._checks import check_int, check_num_classes, check_positive_int, check_positive_number, check_value_range
 from tfvae._input_checks import check_image_batch, check_labels, check_replica_batch, split_labels
 from tfvae.layers.gaussian_sampler import GaussianSampler
+from tfvae.layers.inverse_autoregressive_flow import InverseAutoregressiveFlow
 from tfvae.models import _signatures, networks
 from tfvae.models.base import BaseModel
 from tfvae.models.gaussian_prior import GaussianPrior
@@ -122,6 +123,17 @@ class VAE(BaseModel):
             prior. Not with classes.
         num_prior_components: int >= 1. K of the mixture or the VampPrior (the
             paper uses 500 pseudo-inputs on MNIST).
+        posterior_flow: int >= 0. Steps of an inverse autoregressive flow
+            (Kingma et al., 2016; `tfvae.layers.InverseAutoregressiveFlow`)
+            after the encoder's Gaussian: z_T = IAF(z_0; context), the context
+            being the encoder's mean and log-variance, and
+            log q(z_T|x) = log N(z_0; mean, var) - log |det dz_T/dz_0|. The KL
+            is then the one-sample estimate at z_T, `log_likelihood` uses the
+            flow's density, and the deterministic paths (`reconstruct`,
+            `predict`, the exported `reconstruct`) decode IAF(mean). `encode`
+            still gives the Gaussian's (mean, log_var). 0: no flow. Not with
+            `gradient_estimator="dreg"` (the flow's weights are q's too).
+        posterior_flow_units: widths of each flow step's MADE.
         gradient_estimator: "iwae" (the bound's reparameterised gradient) or
             "dreg" (Tucker et al., 2019: the encoder's gradient by the doubly
             reparameterised estimator, sum_i w~_i^2 d log w_i / dz_i dz_i/dphi,
@@ -196,6 +208,8 @@ class VAE(BaseModel):
         gradient_estimator="iwae",
         prior="standard",
         num_prior_components=10,
+        posterior_flow=0,
+        posterior_flow_units=(256,),
         value_range="unit",
         num_classes=None,
         conditioning="inputs",
@@ -249,6 +263,15 @@ class VAE(BaseModel):
                              f"{self.num_classes} (use conditioning='prior_mean' for a mean per class).")
         self.prior = prior
         self.num_prior_components = check_int(num_prior_components, "num_prior_components", 1)
+        self.posterior_flow = check_int(posterior_flow, "posterior_flow", 0)
+        units = tuple(posterior_flow_units) if isinstance(posterior_flow_units, (list, tuple)) else (
+            posterior_flow_units,)
+        self.posterior_flow_units = tuple(check_positive_int(u, "posterior_flow_units") for u in units)
+        if self.posterior_flow and gradient_estimator == "dreg":
+            raise ValueError("gradient_estimator='dreg' stops q's parameters, and a posterior flow's weights are "
+                             f"q's: not supported together; received posterior_flow={self.posterior_flow}.")
+        self.flow = (InverseAutoregressiveFlow(self.posterior_flow, self.posterior_flow_units, name="posterior_flow")
+                     if self.posterior_flow else None)
         # The priors' weights are made in build(): read when the prior is used.
         if prior == "mixture":
             self._prior = MixturePrior(lambda: (self.prior_logits, self.prior_component_means,
@@ -482,6 +505,9 @@ class VAE(BaseModel):
                 name="prior_component_means", dtype="float32")
             self.prior_component_log_vars = self.add_weight(shape=(k, dims), initializer="zeros",
                                                             name="prior_component_log_vars", dtype="float32")
+        if self.flow is not None:
+            dims = int(np.prod(self._latent_shape))
+            self.flow.build([(None, dims), (None, 2 * dims)])
         if self.prior == "vamp":
             # Pixels sigmoid(0.1 N(0, 1)): grey images near the middle of the range at the start.
             self.pseudo_inputs = self.add_weight(
@@ -554,11 +580,33 @@ class VAE(BaseModel):
     def _mean_of(self, params):
         return self.likelihood.mean(*params)
 
+    def _flowed(self, z0, mean, log_var):
+        """`(z, log_det)`: latents z0 `(n, *latent_shape)` through the posterior flow (with the posterior's mean and
+        log-variance, rows matching z0's, as context); z0 and zeros without a flow."""
+        if self.flow is None:
+            return z0, ops.zeros((ops.shape(z0)[0],), "float32")
+        n = ops.shape(z0)[0]
+        context = ops.concatenate([ops.reshape(mean, (n, -1)), ops.reshape(log_var, (n, -1))], axis=-1)
+        z, log_det = self.flow([ops.reshape(z0, (n, -1)), context])
+        return ops.reshape(z, (n, *self.latent_shape)), log_det
+
+    def _decoded_mean_of_posterior(self, x, labels):
+        """Decoder outputs at the posterior's deterministic point: the mean, through the flow if there is one."""
+        mean, log_var = self._posterior(x, labels)
+        return self._params(self._flowed(mean, mean, log_var)[0], labels)
+
     def _elbo_terms(self, x, labels, training):
         mean, log_var = self._posterior(x, labels, training)
-        z = self.sampler([mean, log_var], seed=None if training else self.evaluation_seed)
+        z0 = self.sampler([mean, log_var], seed=None if training else self.evaluation_seed)
+        z, log_det = self._flowed(z0, mean, log_var)
         reconstruction = -self._log_px(x, self._params(z, labels, training))
-        kl = self._prior.kl(mean, log_var, labels, z)
+        if self.flow is None:
+            kl = self._prior.kl(mean, log_var, labels, z)
+        else:  # one-sample estimate: log q(z_T|x) - log p(z_T)
+            batch = ops.shape(mean)[0]
+            flat = [ops.reshape(t, (batch, -1)) for t in (z0, mean, log_var)]
+            kl = (losses.diagonal_gaussian_log_prob(*flat) - log_det
+                  - self._prior.log_prob(ops.reshape(z, (batch, -1)), labels))
         return reconstruction, kl
 
     @property
@@ -574,14 +622,16 @@ class VAE(BaseModel):
         def repeated(t):  # (batch, ...) -> (k * batch, ...), sample-major
             return ops.reshape(ops.tile(t[None], (k,) + (1,) * len(t.shape)), (-1, *t.shape[1:]))
 
-        z = self.sampler([repeated(mean), repeated(log_var)], seed=None if training else self.evaluation_seed)
+        z0 = self.sampler([repeated(mean), repeated(log_var)], seed=None if training else self.evaluation_seed)
+        z, log_det = self._flowed(z0, repeated(mean), repeated(log_var))
         log_px = ops.reshape(self._log_px(repeated(x), self._params(z, None if labels is None else repeated(labels),
                                                                     training)), (k, -1))
-        flat_z = ops.reshape(z, (k, -1, self.latent_dim))
+        flat_z0, flat_z = ops.reshape(z0, (k, -1, self.latent_dim)), ops.reshape(z, (k, -1, self.latent_dim))
         mean, log_var = ops.reshape(mean, (-1, self.latent_dim)), ops.reshape(log_var, (-1, self.latent_dim))
-        log_q = losses.diagonal_gaussian_log_prob(flat_z, mean, log_var)
-        log_q_stopped = losses.diagonal_gaussian_log_prob(flat_z, ops.stop_gradient(mean),
-                                                          ops.stop_gradient(log_var))
+        log_det = ops.reshape(log_det, (k, -1))
+        log_q = losses.diagonal_gaussian_log_prob(flat_z0, mean, log_var) - log_det
+        log_q_stopped = losses.diagonal_gaussian_log_prob(flat_z0, ops.stop_gradient(mean),
+                                                          ops.stop_gradient(log_var)) - log_det
         return log_px, self._prior.log_prob(flat_z, labels), log_q, log_q_stopped
 
     def _importance_step(self, x, labels, training, tape=None, batch_size=None):
@@ -627,7 +677,7 @@ class VAE(BaseModel):
         x, labels = self._split_call_inputs(inputs)
         mean, log_var = self._posterior(x, labels, training)
         z = self.sampler([mean, log_var]) if training else mean
-        return self._mean_of(self._params(z, labels, training))
+        return self._mean_of(self._params(self._flowed(z, mean, log_var)[0], labels, training))
 
     @property
     def metrics(self):
@@ -660,7 +710,7 @@ class VAE(BaseModel):
 
     def predict_step(self, data):
         x, labels = self._check_step_data(data, f"{type(self).__name__}.predict")
-        return self._mean_of(self._params(self._posterior(x, labels)[0], labels))
+        return self._mean_of(self._decoded_mean_of_posterior(x, labels))
 
     # ------------------------------------------------------------ public API
     def encode(self, x, labels=None):
@@ -687,7 +737,7 @@ class VAE(BaseModel):
         z = mean
         if sample_latent:
             z = mean + ops.exp(0.5 * log_var) * keras.random.normal(ops.shape(mean), seed=seed)
-        return self._mean_of(self._params(z, labels))
+        return self._mean_of(self._params(self._flowed(z, mean, log_var)[0], labels))
 
     def sample(self, n, *, seed=None, labels=None):
         """Decodes `n` draws of the prior: z ~ N(0, I), or N(mu_y, I) for class y with prior means.
@@ -759,8 +809,10 @@ class VAE(BaseModel):
         # Latents flattened to (batch, D): a spatial latent's densities are sums over all its elements.
         mean, log_var = tf.reshape(mean, [batch, self.latent_dim]), tf.reshape(log_var, [batch, self.latent_dim])
         eps = tf.random.stateless_normal(tf.stack([num, batch, self.latent_dim]), seed)
-        z = mean + tf.exp(0.5 * log_var) * eps
-        flat_z = tf.reshape(z, [-1, *self.latent_shape])
+        z0 = mean + tf.exp(0.5 * log_var) * eps
+        tiled = [tf.reshape(tf.tile(t[None], [num, 1, 1]), [-1, self.latent_dim]) for t in (mean, log_var)]
+        flat_z, log_det = self._flowed(tf.reshape(z0, [-1, *self.latent_shape]), *tiled)
+        z = tf.reshape(flat_z, [num, batch, self.latent_dim])
         x_rep = tf.reshape(
             tf.tile(x[None], tf.concat([[num], tf.ones([tf.rank(x)], tf.int32)], 0)),
             tf.concat([[-1], tf.shape(x)[1:]], 0),
@@ -768,7 +820,8 @@ class VAE(BaseModel):
         l_rep = None if labels is None else tf.reshape(tf.tile(labels[None], [num, 1]), [-1])
         log_px_z = tf.reshape(self._log_px(x_rep, self._params(flat_z, l_rep)), [num, batch])
         log_pz = self._prior.log_prob(z, labels)
-        return log_px_z + log_pz - losses.diagonal_gaussian_log_prob(z, mean, log_var)
+        log_q = losses.diagonal_gaussian_log_prob(z0, mean, log_var) - tf.reshape(log_det, [num, batch])
+        return log_px_z + log_pz - log_q
 
     # ---------------------------------------------------------------- serving
     def serving_functions(self):
@@ -790,7 +843,7 @@ class VAE(BaseModel):
 
         def reconstruct(images, *labels):
             labels = labels[0] if labels else None
-            return {"reconstruction": decode_mean(self._posterior(images, labels)[0], labels)}
+            return {"reconstruction": self._mean_of(self._decoded_mean_of_posterior(images, labels))}
 
         def encode(images, *labels):
             mean, log_var = self._posterior(images, labels[0] if labels else None)
@@ -822,6 +875,8 @@ class VAE(BaseModel):
             gradient_estimator=self.gradient_estimator,
             prior=self.prior,
             num_prior_components=self.num_prior_components,
+            posterior_flow=self.posterior_flow,
+            posterior_flow_units=list(self.posterior_flow_units),
             validate_inputs=self.validate_inputs,
             seed=self.seed,
             num_classes=self.num_classes,
