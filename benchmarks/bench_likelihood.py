@@ -13,8 +13,9 @@ samples (5,000 by default) over the first `--eval-examples` test images
 
 Rows: the plain VAE (ELBO), + an inverse autoregressive flow posterior
 (2 steps), + the VampPrior (500 pseudo-inputs), the IWAE objective (k = 5,
-DReG gradients), and those together (IWAE objective with k = 5, flow and
-VampPrior). Dynamic binarisation draws every training image afresh each
+DReG gradients), the IWAE paper's two stochastic layers (100 and 50 latents,
+tanh layers of 100 and 50 units) with the ELBO and with the IWAE objective,
+and IWAE k = 5 with flow and VampPrior together. Dynamic binarisation draws every training image afresh each
 epoch and binarises the test set once (seed 0); static binarisation is
 Larochelle's `binarized_mnist`. Published (IWAE, Burda et al., 2016, table 1
 and appendix D; VampPrior, Tomczak & Welling, 2018; IAF, Kingma et al., 2016):
@@ -36,6 +37,11 @@ ROWS = {
     "iaf": ("VAE + IAF posterior (2 steps)", {"posterior_flow": 2, "posterior_flow_units": (200,)}),
     "vamp": ("VAE + VampPrior (500 pseudo-inputs)", {"prior": "vamp", "num_prior_components": 500}),
     "iwae": ("IWAE objective, k = 5, DReG", {"num_importance_samples": 5, "gradient_estimator": "dreg"}),
+    "two": ("two stochastic layers (100 + 50)", {"latent_dim": 100, "hidden_units": (100, 100),
+                                                 "second_latent_dim": 50, "second_hidden_units": (50, 50)}),
+    "two_iwae": ("two stochastic layers, IWAE objective k = 5", {
+        "latent_dim": 100, "hidden_units": (100, 100), "second_latent_dim": 50, "second_hidden_units": (50, 50),
+        "num_importance_samples": 5}),
     "best": ("IWAE k = 5 + IAF + VampPrior", {"num_importance_samples": 5, "posterior_flow": 2,
                                              "posterior_flow_units": (200,), "prior": "vamp",
                                              "num_prior_components": 500}),
@@ -73,7 +79,8 @@ def _row(key, binarization, minutes, eval_k, eval_examples, seed, curve_every):
     name, kwargs = ROWS[key]
     train, test = _data(binarization, seed)
     keras.utils.set_random_seed(seed)
-    vae = tfvae.VAE.mlp((28, 28, 1), 50, hidden_units=(200, 200), likelihood="bernoulli", seed=seed, **kwargs)
+    kwargs = {"latent_dim": 50, "hidden_units": (200, 200), **kwargs}
+    vae = tfvae.VAE.mlp((28, 28, 1), likelihood="bernoulli", seed=seed, **kwargs)
     vae.compile(keras.optimizers.Adam(1e-3))
     start, curve, epochs = time.perf_counter(), [], 0
 

@@ -157,6 +157,11 @@ def build_parser():
                     "after the encoder's Gaussian (0: none)", type=COUNT)
         _model_flag(p, "VAE", "--posterior-flow-units", "vae_posterior_flow_units", "widths of each flow step's MADE",
                     type=POSITIVE_INT, nargs="+")
+        if not conditional:
+            _model_flag(p, "VAE", "--second-latent-dim", "vae_second_latent_dim",
+                        "a second stochastic layer of this size (the IWAE paper's two-layer VAE)", type=POSITIVE_INT)
+            _model_flag(p, "VAE", "--second-hidden-units", "vae_second_hidden_units",
+                        "widths of the second layer's MLPs", type=POSITIVE_INT, nargs="+")
         _model_flag(p, "VAE", "--importance-samples", "vae_num_importance_samples",
                     "k of the training objective: 1 the ELBO, k > 1 the IWAE bound", type=POSITIVE_INT)
         _model_flag(p, "VAE", "--gradient-estimator", "vae_gradient_estimator",

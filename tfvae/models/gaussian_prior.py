@@ -46,11 +46,11 @@ class GaussianPrior:
         mu = self.mean(labels)
         return noise if mu is None else noise + mu
 
-    def kl(self, mean, log_var, labels, z=None):
+    def kl(self, mean, log_var, labels, z=None, seed=None):
         """KL(N(mean, exp(log_var)) || p(z|y)) per example, in closed form (the draw `z` is not needed)."""
         return losses.gaussian_kl(mean, log_var, self.mean(labels))
 
-    def log_prob(self, z, labels):
+    def log_prob(self, z, labels, seed=None):
         """log p(z|y) of flattened latents, summed over the last axis: a batch `(b, D)` or importance samples
         `(k, b, D)`, D the number of latent dimensions."""
         mu = self.mean(labels)

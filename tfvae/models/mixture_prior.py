@@ -35,13 +35,13 @@ class MixturePrior:
         logits, means, log_vars = (ops.convert_to_tensor(p, "float32") for p in self._parameters())
         return logits - ops.logsumexp(logits), means, log_vars
 
-    def log_prob(self, z, labels=None):
+    def log_prob(self, z, labels=None, seed=None):
         """log p(z) of flattened latents `(..., D)`, summed over the last axis: `(...)`."""
         log_pi, means, log_vars = self._mixture()
         per_component = losses.diagonal_gaussian_log_prob(ops.cast(z, "float32")[..., None, :], means, log_vars)
         return ops.logsumexp(per_component + log_pi, axis=-1)
 
-    def kl(self, mean, log_var, labels, z):
+    def kl(self, mean, log_var, labels, z, seed=None):
         """log q(z|x) - log p(z) at the draw `z`, per example: the one-sample estimate of KL(q || p)."""
         batch = ops.shape(mean)[0]
         flat = [ops.reshape(ops.cast(t, "float32"), (batch, -1)) for t in (z, mean, log_var)]

@@ -188,6 +188,16 @@ def mlp_discriminator(latent_dim, hidden_units=DISCRIMINATOR_UNITS, activation=D
     return _model(z_in, y_in, layers.Dense(1, name="logit")(h), "discriminator")
 
 
+def gaussian_mlp(input_dim, hidden_units, output_dim, name):
+    """A tanh MLP from `(batch, input_dim)` to a diagonal Gaussian's mean and log-variance, concatenated:
+    `(batch, 2 * output_dim)` (the stochastic layers of the IWAE paper's two-layer VAE)."""
+    z_in = keras.Input((input_dim,), name=f"{name}_in")
+    h = z_in
+    for i, units in enumerate(hidden_units):
+        h = layers.Dense(units, activation="tanh", name=f"{name}_dense_{i}")(h)
+    return keras.Model(z_in, layers.Dense(2 * output_dim, name=f"{name}_gaussian")(h), name=name)
+
+
 def _residual_stack(h, hidden_filters, residual_filters, blocks, prefix):
     """Residual blocks of VQ-VAE: x + conv1x1(relu(conv3x3(relu(x)))), then a ReLU."""
     for i in range(blocks):

@@ -16,6 +16,7 @@ from tfvae.layers.inverse_autoregressive_flow import InverseAutoregressiveFlow
 from tfvae.models import _signatures, networks
 from tfvae.models.base import BaseModel
 from tfvae.models.gaussian_prior import GaussianPrior
+from tfvae.models.hierarchical_prior import HierarchicalPrior
 from tfvae.models.mixture_prior import MixturePrior
 
 LIKELIHOODS = ("bernoulli", "gaussian", "discretized_gaussian", "discretized_logistic_mixture")
@@ -134,6 +135,13 @@ class VAE(BaseModel):
             still gives the Gaussian's (mean, log_var). 0: no flow. Not with
             `gradient_estimator="dreg"` (the flow's weights are q's too).
         posterior_flow_units: widths of each flow step's MADE.
+        second_latent_dim: int or None. A second stochastic layer z2 of this
+            size above z (the IWAE paper's two-layer architecture):
+            p(z2) = N(0, I), p(z | z2) and q(z2 | z) diagonal Gaussians from tanh
+            MLPs of `second_hidden_units`; the KL, `log_likelihood` and the IWAE
+            objective then hold both layers' terms, and `sample` draws z2, then
+            z. Not with classes or another prior.
+        second_hidden_units: widths of those two MLPs.
         gradient_estimator: "iwae" (the bound's reparameterised gradient) or
             "dreg" (Tucker et al., 2019: the encoder's gradient by the doubly
             reparameterised estimator, sum_i w~_i^2 d log w_i / dz_i dz_i/dphi,
@@ -210,6 +218,8 @@ class VAE(BaseModel):
         num_prior_components=10,
         posterior_flow=0,
         posterior_flow_units=(256,),
+        second_latent_dim=None,
+        second_hidden_units=(100, 100),
         value_range="unit",
         num_classes=None,
         conditioning="inputs",
@@ -270,10 +280,27 @@ class VAE(BaseModel):
         if self.posterior_flow and gradient_estimator == "dreg":
             raise ValueError("gradient_estimator='dreg' stops q's parameters, and a posterior flow's weights are "
                              f"q's: not supported together; received posterior_flow={self.posterior_flow}.")
+        if second_latent_dim is not None:
+            second_latent_dim = check_positive_int(second_latent_dim, "second_latent_dim")
+            if self.num_classes is not None or prior != "standard":
+                raise ValueError("A second stochastic layer is the prior of z: it goes with neither classes nor "
+                                 f"prior={prior!r}; received second_latent_dim={second_latent_dim}.")
+            if gradient_estimator == "dreg":
+                raise ValueError("gradient_estimator='dreg' stops q's parameters, and q(z2 | z) is q's too: not "
+                                 f"supported with a second stochastic layer; received second_latent_dim="
+                                 f"{second_latent_dim}.")
+        self.second_latent_dim = second_latent_dim
+        units = tuple(second_hidden_units) if isinstance(second_hidden_units, (list, tuple)) else (
+            second_hidden_units,)
+        self.second_hidden_units = tuple(check_positive_int(u, "second_hidden_units") for u in units)
         self.flow = (InverseAutoregressiveFlow(self.posterior_flow, self.posterior_flow_units, name="posterior_flow")
                      if self.posterior_flow else None)
         # The priors' weights are made in build(): read when the prior is used.
-        if prior == "mixture":
+        if second_latent_dim is not None:
+            self.second_seed_generator = keras.random.SeedGenerator(seed)
+            self._prior = HierarchicalPrior(lambda t: self.second_inference(t), lambda t: self.second_generative(t),
+                                            second_latent_dim, self.second_seed_generator)
+        elif prior == "mixture":
             self._prior = MixturePrior(lambda: (self.prior_logits, self.prior_component_means,
                                                 self.prior_component_log_vars))
         elif prior == "vamp":
@@ -508,6 +535,12 @@ class VAE(BaseModel):
         if self.flow is not None:
             dims = int(np.prod(self._latent_shape))
             self.flow.build([(None, dims), (None, 2 * dims)])
+        if self.second_latent_dim is not None:
+            dims = int(np.prod(self._latent_shape))
+            self.second_inference = networks.gaussian_mlp(dims, self.second_hidden_units, self.second_latent_dim,
+                                                          "second_inference")
+            self.second_generative = networks.gaussian_mlp(self.second_latent_dim, self.second_hidden_units, dims,
+                                                           "second_generative")
         if self.prior == "vamp":
             # Pixels sigmoid(0.1 N(0, 1)): grey images near the middle of the range at the start.
             self.pseudo_inputs = self.add_weight(
@@ -600,13 +633,14 @@ class VAE(BaseModel):
         z0 = self.sampler([mean, log_var], seed=None if training else self.evaluation_seed)
         z, log_det = self._flowed(z0, mean, log_var)
         reconstruction = -self._log_px(x, self._params(z, labels, training))
+        prior_seed = None if training else self.evaluation_seed + 1
         if self.flow is None:
-            kl = self._prior.kl(mean, log_var, labels, z)
+            kl = self._prior.kl(mean, log_var, labels, z, seed=prior_seed)
         else:  # one-sample estimate: log q(z_T|x) - log p(z_T)
             batch = ops.shape(mean)[0]
             flat = [ops.reshape(t, (batch, -1)) for t in (z0, mean, log_var)]
             kl = (losses.diagonal_gaussian_log_prob(*flat) - log_det
-                  - self._prior.log_prob(ops.reshape(z, (batch, -1)), labels))
+                  - self._prior.log_prob(ops.reshape(z, (batch, -1)), labels, seed=prior_seed))
         return reconstruction, kl
 
     @property
@@ -632,7 +666,8 @@ class VAE(BaseModel):
         log_q = losses.diagonal_gaussian_log_prob(flat_z0, mean, log_var) - log_det
         log_q_stopped = losses.diagonal_gaussian_log_prob(flat_z0, ops.stop_gradient(mean),
                                                           ops.stop_gradient(log_var)) - log_det
-        return log_px, self._prior.log_prob(flat_z, labels), log_q, log_q_stopped
+        log_pz = self._prior.log_prob(flat_z, labels, seed=None if training else self.evaluation_seed + 1)
+        return log_px, log_pz, log_q, log_q_stopped
 
     def _importance_step(self, x, labels, training, tape=None, batch_size=None):
         """The IWAE objective's figures per example; with a tape, also one optimizer step on it."""
@@ -819,7 +854,8 @@ class VAE(BaseModel):
         )
         l_rep = None if labels is None else tf.reshape(tf.tile(labels[None], [num, 1]), [-1])
         log_px_z = tf.reshape(self._log_px(x_rep, self._params(flat_z, l_rep)), [num, batch])
-        log_pz = self._prior.log_prob(z, labels)
+        # The second layer's draws get their own stateless key (the first's are eps').
+        log_pz = self._prior.log_prob(z, labels, seed=tf.stack([seed[0] + 7919, seed[1]]))
         log_q = losses.diagonal_gaussian_log_prob(z0, mean, log_var) - tf.reshape(log_det, [num, batch])
         return log_px_z + log_pz - log_q
 
@@ -877,6 +913,8 @@ class VAE(BaseModel):
             num_prior_components=self.num_prior_components,
             posterior_flow=self.posterior_flow,
             posterior_flow_units=list(self.posterior_flow_units),
+            second_latent_dim=self.second_latent_dim,
+            second_hidden_units=list(self.second_hidden_units),
             validate_inputs=self.validate_inputs,
             seed=self.seed,
             num_classes=self.num_classes,
