@@ -29,6 +29,12 @@ class FiniteScalarQuantizer(keras.layers.Layer):
     o = 0.5 for even L (then the levels are half-integers) and s = atanh(o / h),
     so f(0) lies on a level; round(f(z)) / floor(L / 2) is the output.
 
+    The encoder before it should give outputs of order one: inputs within
+    about 1 / (L - 1) of zero all round to the centre level, and a network
+    whose outputs all do so learns nothing (its decoder sees a constant).
+    `VQVAE.conv(..., quantizer="fsq")` normalises its encoder's last features
+    for this reason.
+
     Args:
         levels: sequence of ints >= 2. Levels per dimension; the encoder's code
             size (`embedding_dim`) is their number.

@@ -209,9 +209,10 @@ def _residual_stack(h, hidden_filters, residual_filters, blocks, prefix):
 
 
 def vq_encoder(input_shape, embedding_dim, hidden_filters=VQ_HIDDEN_FILTERS, residual_filters=VQ_RESIDUAL_FILTERS,
-               num_downsamplings=VQ_DOWNSAMPLINGS, num_residual_blocks=VQ_RESIDUAL_BLOCKS):
+               num_downsamplings=VQ_DOWNSAMPLINGS, num_residual_blocks=VQ_RESIDUAL_BLOCKS, normalize_output=False):
     """VQ-VAE encoder (van den Oord et al., 2017): 4x4 stride-2 convolutions, a 3x3
-    convolution, residual blocks, and a 1x1 convolution to `embedding_dim`."""
+    convolution, residual blocks, and a 1x1 convolution to `embedding_dim` (after a
+    LayerNorm over the channels if `normalize_output`)."""
     x_in = keras.Input(shape=tuple(input_shape), name="image")
     h = x_in
     for i in range(num_downsamplings):
@@ -219,6 +220,8 @@ def vq_encoder(input_shape, embedding_dim, hidden_filters=VQ_HIDDEN_FILTERS, res
         h = layers.Conv2D(filters, 4, strides=2, padding="same", activation="relu", name=f"down_{i}")(h)
     h = layers.Conv2D(hidden_filters, 3, padding="same", name="enc_conv")(h)
     h = _residual_stack(h, hidden_filters, residual_filters, num_residual_blocks, "enc")
+    if normalize_output:
+        h = layers.LayerNormalization(name="enc_norm")(h)
     z = layers.Conv2D(embedding_dim, 1, name="pre_quantization")(h)
     return keras.Model(x_in, z, name="encoder")
 

@@ -174,7 +174,8 @@ class VQVAE(BaseModel):
             num_residual_blocks: residual blocks in encoder and decoder.
             quantizer: "vq" (codebook by gradient), "ema" (moving averages), "fsq"
                 (`FiniteScalarQuantizer`: `levels`, or the paper's levels for a `num_embeddings` of
-                2^8, 2^10, 2^12, 2^14 or 2^16; `embedding_dim` is then the number of levels) or "lfq"
+                2^8, 2^10, 2^12, 2^14 or 2^16; `embedding_dim` is then the number of levels, and the
+                encoder applies a LayerNorm before its last projection) or "lfq"
                 (`LookupFreeQuantizer` with log2(`num_embeddings`) dimensions) or "rvq"
                 (`ResidualVectorQuantizer`: `num_quantizers` EMA levels of `num_embeddings` codes, 4 by
                 default), or a quantizer layer.
@@ -193,7 +194,13 @@ class VQVAE(BaseModel):
         num_residual_blocks = check_int(num_residual_blocks, "num_residual_blocks", 0)
         arch = dict(hidden_filters=hidden_filters, residual_filters=residual_filters,
                     num_downsamplings=num_downsamplings, num_residual_blocks=num_residual_blocks)
-        encoder = networks.vq_encoder(input_shape, embedding_dim, **arch)
+        # FSQ's bound needs encoder outputs of order one. The paper's encoder at Keras' default
+        # initialisation gives about 0.01, which all rounds to the centre level: the decoder then
+        # sees zeros, its zero-bias ReLUs pass no gradient, and nothing ever trains (measured on
+        # MNIST: one code in use after 600 steps). A LayerNorm before the projection, as VQGAN's
+        # encoders normalise before their output convolution, puts the outputs on the grid.
+        encoder = networks.vq_encoder(input_shape, embedding_dim, **arch,
+                                      normalize_output=isinstance(vq, FiniteScalarQuantizer))
         decoder = networks.vq_decoder(input_shape, embedding_dim, **arch)
         return cls(encoder, decoder, vq, **kwargs)
 
