@@ -45,6 +45,21 @@ def test_every_output_is_on_its_grid_and_the_index_map_is_a_bijection():
     assert np.all(details["loss"].numpy() == 0)
 
 
+def test_two_levels_split_by_sign_without_nan():
+    # The paper's shift atanh(0.5 / h) has h < 0.5 when L = 2: a NaN in every output of that dimension.
+    fsq = FiniteScalarQuantizer((2, 3))
+    z = tf.Variable(rng.normal(0, 2, (1000, 2)).astype("float32"))
+    with tf.GradientTape() as tape:
+        q = fsq.quantize_details(z)["quantized"]
+        total = tf.reduce_sum(q)
+    grad = tape.gradient(total, z).numpy()
+    q = q.numpy()
+    assert np.isfinite(q).all() and np.isfinite(grad).all() and (grad[:, 0] > 0).all()
+    np.testing.assert_array_equal(q[:, 0], np.where(z.numpy()[:, 0] > 0, 0.0, -1.0))
+    np.testing.assert_array_equal(fsq.lookup(fsq.get_code_indices(z)).numpy(), q)
+    assert sorted(np.unique(fsq.get_code_indices(z).numpy())) == list(range(6))
+
+
 def test_the_gradient_is_straight_through_the_bound():
     """d quantized / dz = d bound / dz / floor(L/2): the rounding passes the gradient unchanged (NumPy)."""
     fsq = FiniteScalarQuantizer(LEVELS)

@@ -7,6 +7,7 @@ from tfvae.layers.inverse_autoregressive_flow import InverseAutoregressiveFlow
 from tfvae.layers.lookup_free_quantizer import LookupFreeQuantizer
 from tfvae.layers.made import MADE
 from tfvae.layers.masked_conv2d import MaskedConv2D
+from tfvae.layers.quantizer import Quantizer
 from tfvae.layers.residual_block import ResidualBlock
 from tfvae.layers.residual_vector_quantizer import ResidualVectorQuantizer
 from tfvae.layers.spatial_attention import SpatialAttention
@@ -14,6 +15,6 @@ from tfvae.layers.vector_quantizer import VectorQuantizer, VectorQuantizerEMA
 
 __all__ = [
     "FiniteScalarQuantizer", "GatedPixelCNNBlock", "GaussianSampler", "InverseAutoregressiveFlow",
-    "LookupFreeQuantizer", "MADE", "MaskedConv2D", "ResidualBlock", "ResidualVectorQuantizer", "SpatialAttention",
-    "VectorQuantizer", "VectorQuantizerEMA",
+    "LookupFreeQuantizer", "MADE", "MaskedConv2D", "Quantizer", "ResidualBlock", "ResidualVectorQuantizer",
+    "SpatialAttention", "VectorQuantizer", "VectorQuantizerEMA",
 ]

@@ -7,13 +7,14 @@ import numpy as np
 from keras import ops
 
 from tfvae._input_checks import check_lookup_indices
+from tfvae.layers.quantizer import Quantizer
 
 # The bound keeps a rounded value strictly inside the grid's outermost levels.
 _EPSILON = 1e-3
 
 
 @keras.saving.register_keras_serializable(package="tfvae")
-class FiniteScalarQuantizer(keras.layers.Layer):
+class FiniteScalarQuantizer(Quantizer):
     """FSQ (Mentzer et al., *Finite Scalar Quantization: VQ-VAE Made Simple*, 2023).
 
     Each of the d = len(levels) input dimensions is bounded to L_i levels and
@@ -27,7 +28,8 @@ class FiniteScalarQuantizer(keras.layers.Layer):
 
     The bound is f(z) = tanh(z + s) * h - o with h = (L - 1)(1 - eps) / 2,
     o = 0.5 for even L (then the levels are half-integers) and s = atanh(o / h),
-    so f(0) lies on a level; round(f(z)) / floor(L / 2) is the output.
+    so f(0) lies on a level (for L = 2, s = 0: the two levels split the inputs
+    by sign); round(f(z)) / floor(L / 2) is the output.
 
     The encoder before it should give outputs of order one: inputs within
     about 1 / (L - 1) of zero all round to the centre level, and a network
@@ -38,7 +40,8 @@ class FiniteScalarQuantizer(keras.layers.Layer):
     Args:
         levels: sequence of ints >= 2. Levels per dimension; the encoder's code
             size (`embedding_dim`) is their number.
-        **kwargs: base `keras.layers.Layer` arguments.
+        **kwargs: `Quantizer` arguments (`return_indices`) and base layer arguments; `dtype` defaults
+            to float32.
 
     Call arguments:
         inputs: `(..., len(levels))`.
@@ -67,11 +70,14 @@ class FiniteScalarQuantizer(keras.layers.Layer):
         self.levels = tuple(int(v) for v in levels)
         self.embedding_dim = len(self.levels)
         self.num_embeddings = math.prod(self.levels)
-        self.return_indices = False
         levels_f = np.array(self.levels, np.float32)
         self._half_levels = (levels_f - 1.0) * (1.0 - _EPSILON) / 2.0
         self._offsets = np.where(np.array(self.levels) % 2 == 0, 0.5, 0.0).astype(np.float32)
-        self._shifts = np.arctanh(self._offsets / self._half_levels).astype(np.float32)
+        # With L = 2 no level lies inside the bound's range, so f(0) cannot sit on one (the
+        # shift would be atanh of more than 1, a NaN): no shift, and f(0) is the boundary
+        # between the two levels, which then split the inputs by sign.
+        ratio = self._offsets / self._half_levels
+        self._shifts = np.arctanh(np.where(ratio < 1.0, ratio, 0.0)).astype(np.float32)
         self._half_width = (np.array(self.levels) // 2).astype(np.float32)
         self._basis = np.cumprod([1, *self.levels[:-1]]).astype(np.int32)
 
@@ -109,15 +115,6 @@ class FiniteScalarQuantizer(keras.layers.Layer):
         indices = check_lookup_indices(indices, self.num_embeddings)
         digits = (indices[..., None] // self._basis) % np.array(self.levels, np.int32)
         return (ops.cast(digits, "float32") - self._half_width) / self._half_width
-
-    def call(self, inputs, training=None):
-        details = self.quantize_details(inputs)
-        if self.return_indices:
-            return details["quantized"], details["indices"]
-        return details["quantized"]
-
-    def compute_output_shape(self, input_shape):
-        return tuple(input_shape)
 
     def get_config(self):
         return {**super().get_config(), "levels": list(self.levels)}

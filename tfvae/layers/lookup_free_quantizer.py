@@ -6,6 +6,7 @@ from keras import ops
 
 from tfvae._checks import check_int, check_positive_number, check_real
 from tfvae._input_checks import check_lookup_indices
+from tfvae.layers.quantizer import Quantizer
 from tfvae.layers.vector_quantizer import COMMITMENT_COST, _replica_sum
 
 # MAGVIT-v2's weights of the entropy penalty and of its codebook-entropy term, and the sharpness
@@ -18,7 +19,7 @@ MAX_EMBEDDING_DIM = 16
 
 
 @keras.saving.register_keras_serializable(package="tfvae")
-class LookupFreeQuantizer(keras.layers.Layer):
+class LookupFreeQuantizer(Quantizer):
     """LFQ (Yu et al., *Language Model Beats Diffusion: Tokenizer is Key to Visual Generation*, MAGVIT-v2, 2023).
 
     Each of the d input dimensions is quantised to its sign, q_i = +1 if
@@ -47,7 +48,8 @@ class LookupFreeQuantizer(keras.layers.Layer):
         entropy_weight: float >= 0. Weight of the entropy penalty (0 turns it off).
         diversity_weight: float >= 0. Weight of the batch codebook entropy inside it.
         inverse_temperature: float > 0. Sharpness t of the soft assignment.
-        **kwargs: base `keras.layers.Layer` arguments; `dtype` defaults to float32.
+        **kwargs: `Quantizer` arguments (`return_indices`) and base layer arguments; `dtype` defaults
+            to float32.
 
     Call arguments:
         inputs: float tensor `(..., embedding_dim)`, any rank >= 2.
@@ -71,8 +73,6 @@ class LookupFreeQuantizer(keras.layers.Layer):
 
     def __init__(self, embedding_dim, commitment_cost=COMMITMENT_COST, entropy_weight=ENTROPY_WEIGHT,
                  diversity_weight=DIVERSITY_WEIGHT, inverse_temperature=INVERSE_TEMPERATURE, **kwargs):
-        if kwargs.get("dtype") is None:
-            kwargs["dtype"] = "float32"
         super().__init__(**kwargs)
         self.embedding_dim = check_int(embedding_dim, "embedding_dim", 1, MAX_EMBEDDING_DIM)
         self.commitment_cost = check_real(commitment_cost, "commitment_cost", 0.0)
@@ -80,7 +80,6 @@ class LookupFreeQuantizer(keras.layers.Layer):
         self.diversity_weight = check_real(diversity_weight, "diversity_weight", 0.0)
         self.inverse_temperature = check_positive_number(inverse_temperature, "inverse_temperature")
         self.num_embeddings = 2**self.embedding_dim
-        self.return_indices = False
         self._powers = (2 ** np.arange(self.embedding_dim)).astype(np.int32)
 
     def _check_width(self, inputs):
@@ -140,16 +139,6 @@ class LookupFreeQuantizer(keras.layers.Layer):
         indices = check_lookup_indices(indices, self.num_embeddings)
         bits = (indices[..., None] // self._powers) % 2  # floor division and mod: TFLite builtins
         return ops.cast(bits, "float32") * 2.0 - 1.0
-
-    def call(self, inputs, training=None):
-        details = self.quantize_details(inputs)
-        self.add_loss(ops.mean(details["loss"]))
-        if self.return_indices:
-            return details["quantized"], details["indices"]
-        return details["quantized"]
-
-    def compute_output_shape(self, input_shape):
-        return tuple(input_shape)
 
     def get_config(self):
         return {**super().get_config(), "embedding_dim": self.embedding_dim,

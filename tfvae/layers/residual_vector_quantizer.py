@@ -6,11 +6,12 @@ from keras import ops
 
 from tfvae._checks import check_int, check_seed
 from tfvae._input_checks import check_lookup_indices
+from tfvae.layers.quantizer import Quantizer
 from tfvae.layers.vector_quantizer import COMMITMENT_COST, DECAY, VectorQuantizer, VectorQuantizerEMA
 
 
 @keras.saving.register_keras_serializable(package="tfvae")
-class ResidualVectorQuantizer(keras.layers.Layer):
+class ResidualVectorQuantizer(Quantizer):
     """Residual VQ (Zeghidour et al., *SoundStream*, 2021; Lee et al., *RQ-VAE*, 2022).
 
     Level 1 quantises the input z with its codebook; level l quantises the
@@ -36,7 +37,8 @@ class ResidualVectorQuantizer(keras.layers.Layer):
         quantizer_dropout: bool. Train on a random prefix of the levels.
         commitment_cost, decay, dead_code_steps: the levels' settings (`decay` for "ema" only).
         seed: int or None. Seeds the levels' restarts and the dropout's draws.
-        **kwargs: base `keras.layers.Layer` arguments; `dtype` defaults to float32.
+        **kwargs: `Quantizer` arguments (`return_indices`) and base layer arguments; `dtype` defaults
+            to float32.
 
     Call arguments:
         inputs: float tensor `(..., embedding_dim)`, any rank >= 2.
@@ -61,8 +63,6 @@ class ResidualVectorQuantizer(keras.layers.Layer):
     def __init__(self, num_quantizers, num_embeddings, embedding_dim, quantizer="ema", shared_codebook=False,
                  quantizer_dropout=False, commitment_cost=COMMITMENT_COST, decay=DECAY, dead_code_steps=None,
                  seed=None, **kwargs):
-        if kwargs.get("dtype") is None:
-            kwargs["dtype"] = "float32"
         super().__init__(**kwargs)
         self.num_quantizers = check_int(num_quantizers, "num_quantizers", 1)
         self.num_embeddings = check_int(num_embeddings, "num_embeddings", 2)
@@ -76,7 +76,6 @@ class ResidualVectorQuantizer(keras.layers.Layer):
         self.decay = decay
         self.dead_code_steps = dead_code_steps
         self.seed = check_seed(seed)
-        self.return_indices = False
 
         def level(i):
             args = dict(commitment_cost=commitment_cost, dead_code_steps=dead_code_steps,
@@ -160,15 +159,9 @@ class ResidualVectorQuantizer(keras.layers.Layer):
         indices = check_lookup_indices(indices, self.num_embeddings)
         return sum(q.lookup(indices[..., i]) for i, q in enumerate(self.levels[:depth]))
 
-    def call(self, inputs, training=None):
-        details = self.quantize_details(inputs, training=bool(training))
-        self.add_loss(ops.mean(details["loss"]))
-        if self.return_indices:
-            return details["quantized"], details["indices"]
-        return details["quantized"]
-
-    def compute_output_shape(self, input_shape):
-        return tuple(input_shape)
+    def indices_shape(self, input_shape):
+        """One index per level at each position: `(*input_shape[:-1], num_quantizers)`."""
+        return (*tuple(input_shape[:-1]), self.num_quantizers)
 
     def get_config(self):
         return {**super().get_config(), "num_quantizers": self.num_quantizers,

@@ -8,6 +8,7 @@ from keras import ops
 from tfvae import losses
 from tfvae._checks import check_int, check_real, check_seed
 from tfvae._input_checks import check_lookup_indices
+from tfvae.layers.quantizer import Quantizer
 
 # State written inside a replica (EMA statistics, restarts): every replica computes
 # the same value from all-reduced statistics, so the first replica's write suffices.
@@ -56,7 +57,7 @@ def _from_first_replica(tensor):
 
 
 @keras.saving.register_keras_serializable(package="tfvae")
-class VectorQuantizer(keras.layers.Layer):
+class VectorQuantizer(Quantizer):
     """Maps each vector to its nearest codeword, with a straight-through gradient.
 
     The quantiser of van den Oord et al., *Neural Discrete Representation
@@ -143,9 +144,7 @@ class VectorQuantizer(keras.layers.Layer):
         kmeans_iters=10,
         **kwargs,
     ):
-        if kwargs.get("dtype") is None:
-            kwargs["dtype"] = "float32"  # distances and losses stay float32 under mixed precision
-        super().__init__(**kwargs)
+        super().__init__(return_indices=return_indices, **kwargs)
         self.num_embeddings = check_int(num_embeddings, "num_embeddings", 2)
         self.embedding_dim = check_int(embedding_dim, "embedding_dim", 1)
         self.commitment_cost = check_real(commitment_cost, "commitment_cost", 0.0, np.inf, high_open=True)
@@ -154,7 +153,6 @@ class VectorQuantizer(keras.layers.Layer):
         self.dead_code_steps = dead_code_steps
         self.seed = check_seed(seed)
         self.embeddings_initializer = keras.initializers.get(embeddings_initializer)
-        self.return_indices = bool(return_indices)
         self.use_cosine_sim = bool(use_cosine_sim)
         self.codebook_dim = None if codebook_dim is None else check_int(codebook_dim, "codebook_dim", 1)
         if gradient not in GRADIENTS:
@@ -293,24 +291,6 @@ class VectorQuantizer(keras.layers.Layer):
             "loss": self._vq_loss(codebook_loss, commitment_loss),
         }
 
-    def call(self, inputs, training=None):
-        details = self.quantize_details(inputs, training=bool(training))
-        self.add_loss(ops.mean(details["loss"]))
-        if self.return_indices:
-            return details["quantized"], details["indices"]
-        return details["quantized"]
-
-    def compute_output_shape(self, input_shape):
-        if self.return_indices:
-            return tuple(input_shape), tuple(input_shape[:-1])
-        return tuple(input_shape)
-
-    def compute_output_spec(self, inputs, training=None):
-        quantized = keras.KerasTensor(inputs.shape, dtype="float32")
-        if self.return_indices:
-            return quantized, keras.KerasTensor(inputs.shape[:-1], dtype="int32")
-        return quantized
-
     # ----------------------------------------------------------------- updates
     def _local_statistics(self, flat, flat_indices, weights=None):
         """Per-code counts `(K,)` and sums of assigned vectors `(K, D)` on this replica (each vector counted
@@ -387,7 +367,6 @@ class VectorQuantizer(keras.layers.Layer):
             "commitment_cost": self.commitment_cost,
             "dead_code_steps": self.dead_code_steps,
             "embeddings_initializer": keras.initializers.serialize(self.embeddings_initializer),
-            "return_indices": self.return_indices,
             "seed": self.seed,
             "use_cosine_sim": self.use_cosine_sim,
             "codebook_dim": self.codebook_dim,

@@ -12,6 +12,7 @@ from tfvae._checks import check_int, check_positive_number, check_value_range
 from tfvae._input_checks import check_codes, check_image_batch, check_replica_batch
 from tfvae.layers.finite_scalar_quantizer import FiniteScalarQuantizer
 from tfvae.layers.lookup_free_quantizer import LookupFreeQuantizer
+from tfvae.layers.quantizer import Quantizer
 from tfvae.layers.residual_vector_quantizer import ResidualVectorQuantizer
 from tfvae.layers.vector_quantizer import COMMITMENT_COST, DECAY, VectorQuantizer, VectorQuantizerEMA
 from tfvae.metrics import CodebookPerplexity, CodebookUsage
@@ -25,7 +26,6 @@ QUANTIZERS = {"vq": VectorQuantizer, "ema": VectorQuantizerEMA, "fsq": FiniteSca
               "lfq": LookupFreeQuantizer, "rvq": ResidualVectorQuantizer}
 # Levels of quantizer="rvq" when `num_quantizers` is not given.
 RVQ_LEVELS = 4
-QUANTIZER_TYPES = (VectorQuantizer, FiniteScalarQuantizer, LookupFreeQuantizer, ResidualVectorQuantizer)
 # FSQ's levels for a codebook size (Mentzer et al., 2023, table 1), used when `levels` is not given.
 FSQ_LEVELS = {2**8: (8, 6, 5), 2**10: (8, 5, 5, 5), 2**12: (7, 5, 5, 5, 5), 2**14: (8, 8, 8, 6, 5),
               2**16: (8, 8, 8, 5, 5, 5)}
@@ -114,10 +114,11 @@ class VQVAE(BaseModel):
         for arg, net in (("encoder", encoder), ("decoder", decoder)):
             if not isinstance(net, keras.layers.Layer):
                 raise ValueError(f"`{arg}` must be a keras.Model or Layer; received {arg}={net!r}.")
-        if not isinstance(quantizer, QUANTIZER_TYPES):
+        if not isinstance(quantizer, Quantizer):
             raise ValueError(
-                "`quantizer` must be a tfvae VectorQuantizer, VectorQuantizerEMA, FiniteScalarQuantizer, "
-                f"LookupFreeQuantizer or ResidualVectorQuantizer; received quantizer={quantizer!r}."
+                "`quantizer` must be a tfvae.layers.Quantizer (VectorQuantizer, VectorQuantizerEMA, "
+                "FiniteScalarQuantizer, LookupFreeQuantizer, ResidualVectorQuantizer or a subclass); received "
+                f"quantizer={quantizer!r}."
             )
         likelihood = self._renamed("reconstruction", reconstruction, likelihood)
         likelihood = likelihoods.get(LIKELIHOODS[0] if likelihood is None else likelihood, LIKELIHOODS,
