@@ -95,18 +95,23 @@ def _epoch_rate(model, dataset, steps, batch_size):
     return steps * batch_size / (time.perf_counter() - start)
 
 
-def _compiled(kind, seed, jit):
+def _whole(steps, steps_per_execution):
+    """`steps` rounded up to whole executions."""
+    return -(-steps // steps_per_execution) * steps_per_execution
+
+
+def _compiled(kind, seed, jit, steps_per_execution=1):
     import keras
 
     keras.utils.set_random_seed(seed)
     model = _build(kind, seed)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        model.compile(keras.optimizers.Adam(1e-3), jit_compile=jit)
+        model.compile(keras.optimizers.Adam(1e-3), jit_compile=jit, steps_per_execution=steps_per_execution)
     return model
 
 
-def model_throughput(kinds, seconds, rounds, batch_size, seed):
+def model_throughput(kinds, seconds, rounds, batch_size, seed, steps_per_execution=1):
     """Per model: images/s without and with XLA, epochs of the two alternating.
 
     After a warm-up epoch each (tracing, XLA compilation), the two models train
@@ -119,11 +124,12 @@ def model_throughput(kinds, seconds, rounds, batch_size, seed):
         arrays = _batches(kind, batch_size, seed)
         models = {}
         for jit in (False, True):
-            model, dataset = _compiled(kind, seed, jit), _in_memory(arrays, batch_size)
-            _epoch_rate(model, dataset, 5, batch_size)  # warm-up: tracing and compilation
+            model, dataset = _compiled(kind, seed, jit, steps_per_execution), _in_memory(arrays, batch_size)
+            _epoch_rate(model, dataset, _whole(5, steps_per_execution), batch_size)  # tracing, compilation
             models[jit] = (model, dataset)
-        calibration = _epoch_rate(*models[False], 20, batch_size)
-        steps = int(min(400, max(20, seconds * calibration / batch_size)))
+        calibration = _epoch_rate(*models[False], _whole(20, steps_per_execution), batch_size)
+        # Whole executions: on endless data Keras runs each execution to its end, past steps_per_epoch.
+        steps = _whole(int(min(400, max(20, seconds * calibration / batch_size))), steps_per_execution)
         rates = {False: [], True: []}
         for _ in range(rounds):
             for jit in (False, True):
@@ -192,6 +198,8 @@ def main(argv=None):
     p.add_argument("--rounds", type=int, default=5, help="timed epochs per variant, taken in turns")
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--steps-per-execution", type=int, default=1,
+                   help="compile(steps_per_execution=...) of part 1's models (Keras' default: 1)")
     p.add_argument("--skip-pipeline", action="store_true")
     p.add_argument("--skip-models", action="store_true")
     p.add_argument("--skip-trainers", action="store_true", help="skip part 3 (bench_trainers.py)")
@@ -199,11 +207,13 @@ def main(argv=None):
     args = p.parse_args(argv)
 
     device = device_description()
-    print(f"bench_throughput: batch {args.batch_size}, {args.rounds} timed epochs per variant of about "
+    print(f"bench_throughput: batch {args.batch_size}, {args.steps_per_execution} step(s) per execution, "
+          f"{args.rounds} timed epochs per variant of about "
           f"{args.seconds:g} s each, taken in turns; device {device}")
     results = {}
     if not args.skip_models:
-        rows = model_throughput(args.models, args.seconds, args.rounds, args.batch_size, args.seed)
+        rows = model_throughput(args.models, args.seconds, args.rounds, args.batch_size, args.seed,
+                                args.steps_per_execution)
         print(f"\ntraining throughput on in-memory batches (median of {args.rounds} epochs; every epoch in "
               "the last two columns, thousands of images/s, in the order run):")
         print("| model | images/s, jit_compile=False | images/s, jit_compile=True | XLA / no XLA "

@@ -9,8 +9,7 @@ import pytest
 import tensorflow as tf
 
 import tfvae
-from tests.helpers import run_python
-from tfvae import export
+from tests.helpers import check_vqvae_save_and_tflite, run_python
 from tfvae.layers import LookupFreeQuantizer
 
 rng = np.random.default_rng(2701)
@@ -93,20 +92,7 @@ def test_a_vqvae_with_lfq_by_name_trains_round_trips_exports_and_has_a_prior(tmp
     model.compile(keras.optimizers.Adam(1e-3))
     logs = model.fit(x, batch_size=8, epochs=1, verbose=0).history
     assert np.isfinite(logs["vq_loss"][0]) and 0 < logs["codebook_usage"][0] <= 1
-    codes = model.encode(x).numpy()
-    model.save(tmp_path / "lfq.keras")
-    loaded = keras.saving.load_model(tmp_path / "lfq.keras")
-    np.testing.assert_array_equal(loaded.encode(x).numpy(), codes)
-    np.testing.assert_allclose(loaded.decode(codes).numpy(), model.decode(codes).numpy(), atol=1e-6)
-    for signature, inputs, output, reference in (("encode", {"images": x}, "codes", codes),
-                                                 ("decode", {"codes": codes}, "images", model.decode(codes).numpy())):
-        path = str(tmp_path / f"{signature}.tflite")
-        export.export_tflite(model, path, signature=signature)
-        got = export.run_tflite(path, inputs)[output]
-        if signature == "encode":
-            assert np.mean(got == reference) > 0.99  # a sign flips only for an output within rounding of 0
-        else:
-            np.testing.assert_allclose(got, reference, atol=1e-4)
+    check_vqvae_save_and_tflite(model, x, tmp_path)  # a sign flips only for an output within rounding of 0
     prior = tfvae.PixelCNNPrior(model.grid_shape, model.num_embeddings, filters=8, num_layers=1)
     images, sampled = tfvae.generative.sample_images(model, prior, 3, seed=0)
     assert images.shape == (3, 8, 8, 1) and sampled.shape == (3, 2, 2)

@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 
 import tfvae
-from tests.helpers import run_python
-from tfvae import export
+from tests.helpers import check_vqvae_save_and_tflite, fit_under_mixed_float16, run_python
 from tfvae.layers import ResidualVectorQuantizer
 
 rng = np.random.default_rng(2703)
@@ -82,18 +81,7 @@ def test_a_vqvae_with_residual_vq_trains_exports_and_has_a_prior_and_a_bound(tmp
     levels = model.quantizer.get_code_indices(model.encoder(x)).numpy()
     np.testing.assert_array_equal(codes, levels.reshape(32, 2, 6))
     np.testing.assert_allclose(model.decode(codes).numpy(), model.reconstruct(x).numpy(), atol=1e-5)
-    model.save(tmp_path / "rvq.keras")
-    loaded = keras.saving.load_model(tmp_path / "rvq.keras")
-    np.testing.assert_array_equal(loaded.encode(x).numpy(), codes)
-    for signature, inputs, output, reference in (("encode", {"images": x}, "codes", codes),
-                                                 ("decode", {"codes": codes}, "images", model.decode(codes).numpy())):
-        path = str(tmp_path / f"{signature}.tflite")
-        export.export_tflite(model, path, signature=signature)
-        got = export.run_tflite(path, inputs)[output]
-        if signature == "encode":
-            assert np.mean(got == reference) > 0.99
-        else:
-            np.testing.assert_allclose(got, reference, atol=1e-4)
+    check_vqvae_save_and_tflite(model, x, tmp_path)
     prior = tfvae.PixelCNNPrior(model.grid_shape, model.num_embeddings, filters=8, num_layers=2)
     prior.compile(keras.optimizers.Adam(1e-3))
     prior.fit(codes, batch_size=8, epochs=1, verbose=0)
@@ -139,17 +127,10 @@ def test_two_replicas_train_residual_vq_as_one_device():
 
 
 def test_residual_vq_stays_float32_under_mixed_precision():
-    keras.mixed_precision.set_global_policy("mixed_float16")
-    try:
-        model = tfvae.VQVAE.conv((8, 8, 1), num_embeddings=16, embedding_dim=4, quantizer="rvq", num_quantizers=2,
-                                 hidden_filters=8, residual_filters=4, num_residual_blocks=1)
-        x = (rng.random((16, 8, 8, 1)) < 0.4).astype("float32")
-        model.compile(keras.optimizers.Adam(1e-3))
-        logs = model.fit(x, batch_size=8, epochs=1, verbose=0).history
-        assert all(np.isfinite(v[0]) for v in logs.values())
-        assert model.quantizer.compute_dtype == "float32"
-    finally:
-        keras.mixed_precision.set_global_policy("float32")
+    x = (rng.random((16, 8, 8, 1)) < 0.4).astype("float32")
+    fit_under_mixed_float16(lambda: tfvae.VQVAE.conv(
+        (8, 8, 1), num_embeddings=16, embedding_dim=4, quantizer="rvq", num_quantizers=2, hidden_filters=8,
+        residual_filters=4, num_residual_blocks=1), x)
 
 
 @pytest.mark.parametrize("kwargs, match", [

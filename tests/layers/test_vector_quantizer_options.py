@@ -7,7 +7,7 @@ import pytest
 import tensorflow as tf
 
 import tfvae
-from tests.helpers import run_python
+from tests.helpers import check_vqvae_save_and_tflite, fit_under_mixed_float16, run_python
 from tfvae.layers import VectorQuantizer, VectorQuantizerEMA
 
 rng = np.random.default_rng(2702)
@@ -169,35 +169,12 @@ def test_a_vqvae_with_the_options_trains_round_trips_and_stays_finite_in_mixed_p
     model.compile(keras.optimizers.Adam(1e-3))
     logs = model.fit(x, batch_size=8, epochs=1, verbose=0).history
     assert all(np.isfinite(v[0]) for v in logs.values())
-    codes = model.encode(x).numpy()
-    model.save(tmp_path / "vq.keras")
-    loaded = keras.saving.load_model(tmp_path / "vq.keras")
+    # The exported graphs of all options at once, on TFLite's builtin ops.
+    loaded = check_vqvae_save_and_tflite(model, x, tmp_path, tflite=len(options) > 1)
     assert {k: loaded.quantizer.get_config()[k] for k in options} == options
-    np.testing.assert_array_equal(loaded.encode(x).numpy(), codes)
-    np.testing.assert_allclose(loaded.decode(codes).numpy(), model.decode(codes).numpy(), atol=1e-6)
-    if len(options) > 1:  # the exported graphs of all options at once, on TFLite's builtin ops
-        for signature, inputs, output, reference in (
-                ("encode", {"images": x}, "codes", codes),
-                ("decode", {"codes": codes}, "images", model.decode(codes).numpy())):
-            path = str(tmp_path / f"{signature}.tflite")
-            tfvae.export.export_tflite(model, path, signature=signature)
-            got = tfvae.export.run_tflite(path, inputs)[output]
-            if signature == "encode":
-                assert np.mean(got == reference) > 0.99  # a tie within rounding may pick the other code
-            else:
-                np.testing.assert_allclose(got, reference, atol=1e-4)
-
-    keras.mixed_precision.set_global_policy("mixed_float16")
-    try:
-        vq16 = VectorQuantizer(16, 4, seed=0, name="quantizer", **options)
-        model16 = tfvae.VQVAE.conv((8, 8, 1), embedding_dim=4, quantizer=vq16, hidden_filters=8,
-                                   residual_filters=4, num_residual_blocks=1)
-        model16.compile(keras.optimizers.Adam(1e-3))
-        logs16 = model16.fit(x, batch_size=8, epochs=1, verbose=0).history
-        assert all(np.isfinite(v[0]) for v in logs16.values())
-        assert model16.quantizer.compute_dtype == "float32"
-    finally:
-        keras.mixed_precision.set_global_policy("float32")
+    fit_under_mixed_float16(lambda: tfvae.VQVAE.conv(
+        (8, 8, 1), embedding_dim=4, quantizer=VectorQuantizer(16, 4, seed=0, name="quantizer", **options),
+        hidden_filters=8, residual_filters=4, num_residual_blocks=1), x)
 
 
 @pytest.mark.parametrize("kwargs, match", [
