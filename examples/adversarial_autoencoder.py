@@ -58,7 +58,7 @@ def main(argv=None):
     # One optimizer per update. Equal rates keep the adversaries balanced: with
     # the encoder's generator update 5x slower than its reconstruction update,
     # reconstruction pulled the codes away faster than the generator could bring
-    # them back, and the discriminator won (README, "The autoencoders").
+    # them back, and the discriminator won (docs/models.md, "The autoencoders").
     aae.compile(optimizer=keras.optimizers.Adam(1e-3),
                 discriminator_optimizer=keras.optimizers.Adam(1e-3),
                 generator_optimizer=keras.optimizers.Adam(1e-3))

@@ -302,10 +302,14 @@ def load(
         data_dir: str or None. Where the data set lives (see module docstring).
         download: bool or None. False never downloads; None downloads a missing
             data set when online, unless TFVAE_OFFLINE=1.
-        image_size, channels, resize, image_key, label_key, float_range: how
-            to read and resize the source (see `DataSource`): e.g.
+        image_size: int, `(h, w)` or None (see `DataSource`): e.g.
             `image_size=(64, 64)` crops each image to a square at its centre
             and resizes it, keeping 8-bit data on their 256 levels.
+        channels: 1, 3 or None (see `DataSource`).
+        resize: "crop" or "pad" (see `DataSource`).
+        image_key: str or None (see `DataSource`).
+        label_key: str or None (see `DataSource`).
+        float_range: `(low, high)` or None (see `DataSource`).
 
     Returns:
         A `tf.data.Dataset` of images `(batch, *image_shape)` float32, or of
@@ -403,8 +407,12 @@ class EpochData:
 
     Args:
         name: str, path, `DataSource` or None: a source as for `load`; None with `arrays`.
-        split, with_labels, binarize, value_range, data_dir, download:
-            as for `load`.
+        split: as for `load`.
+        with_labels: as for `load`.
+        binarize: as for `load`.
+        value_range: as for `load`.
+        data_dir: as for `load`.
+        download: as for `load`.
         batch_size: int.
         seed: int. Base seed.
         shuffle: bool.

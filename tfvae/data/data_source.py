@@ -62,9 +62,11 @@ class DataSource:
         image_size: int, `(h, w)` or None.
         channels: 1, 3 or None (as stored).
         resize: "crop" or "pad".
-        image_key, label_key: str or None. Feature or array names.
+        image_key: str or None. The image feature or array name.
+        label_key: str or None. The label feature or array name.
         float_range: `(low, high)` or None: the range of float images.
-        data_dir, download: for named and TFDS data sets, as `tfvae.data.load`'s.
+        data_dir: for named and TFDS data sets, as `tfvae.data.load`'s.
+        download: for named and TFDS data sets, as `tfvae.data.load`'s.
     """
 
     def __init__(self, name, *, image_size=None, channels=None, resize="crop", image_key=None, label_key=None,

@@ -35,7 +35,9 @@ class ResidualVectorQuantizer(Quantizer):
         quantizer: "ema" or "vq": the levels' kind.
         shared_codebook: bool. One codebook for every level.
         quantizer_dropout: bool. Train on a random prefix of the levels.
-        commitment_cost, decay, dead_code_steps: the levels' settings (`decay` for "ema" only).
+        commitment_cost: float. The levels' commitment weight.
+        decay: float. The levels' moving-average decay ("ema" only).
+        dead_code_steps: int or None. The levels' dead-code restarts.
         seed: int or None. Seeds the levels' restarts and the dropout's draws.
         **kwargs: `Quantizer` arguments (`return_indices`) and base layer arguments; `dtype` defaults
             to float32.

@@ -397,11 +397,14 @@ class VectorQuantizerEMA(VectorQuantizer):
     and changes only when `training=True`; restarted codes get N_i = 1, m_i = e_i.
 
     Args:
-        num_embeddings, embedding_dim, commitment_cost, dead_code_steps,
-        embeddings_initializer, return_indices, seed: as in `VectorQuantizer`.
+        num_embeddings: as in `VectorQuantizer`.
+        embedding_dim: as in `VectorQuantizer`.
+        commitment_cost: as in `VectorQuantizer`.
         decay: float in [0, 1). The moving averages' decay.
         epsilon: float > 0. Laplace smoothing of the cluster sizes.
-        **kwargs: base layer arguments.
+        **kwargs: the other arguments of `VectorQuantizer` (dead_code_steps,
+            embeddings_initializer, return_indices, seed, ...) and base layer
+            arguments.
 
     Call arguments, returns: as in `VectorQuantizer`.
 

@@ -86,7 +86,7 @@ class AdversarialAutoencoder(Autoencoder):
     all three with their state. Unnamed ones are copies of `optimizer`'s
     settings: equal rates kept the adversaries balanced on MNIST, where a
     generator update 5x slower than the reconstruction update let the
-    discriminator win within a few thousand steps (README, "The
+    discriminator win within a few thousand steps (docs/models.md, "The
     autoencoders"). Keras callbacks that change `model.optimizer` (e.g.
     `ReduceLROnPlateau`) act on the reconstruction optimizer only.
 
@@ -106,7 +106,8 @@ class AdversarialAutoencoder(Autoencoder):
     of N(mu_y, I): images of class y.
 
     Args:
-        encoder, decoder: as `Autoencoder`.
+        encoder: as `Autoencoder`'s.
+        decoder: as `Autoencoder`'s.
         discriminator: keras.Model. Codes `(batch, latent_dim)` to one logit
             `(batch, 1)`; with `num_classes`, `[codes, one-hot labels
             (batch, num_classes)]` to one logit (see

@@ -81,7 +81,7 @@ class Autoencoder(BaseModel):
     _nested = ("encoder", "decoder")
     # jit_compile="auto": no XLA. On CPU, XLA trained the denoising MLP autoencoder at 0.25x and the
     # adversarial one at 1.15x (within this machine's spread) the speed without it
-    # (benchmarks/bench_throughput.py; README, "XLA on CPU").
+    # (benchmarks/bench_throughput.py; docs/benchmarks.md, "XLA on CPU").
     jit_compile_default = False
 
     _renamed_arguments = {"reconstruction": ("likelihood", {})}
@@ -174,7 +174,12 @@ class Autoencoder(BaseModel):
         Args:
             input_shape: `(H, W, C)`, H and W divisible by `downsample_factor`.
             latent_channels: int. Channels of the code grid.
-            downsample_factor, base_filters, max_filters, num_blocks, attention, dropout: as `VAE.resnet`'s.
+            downsample_factor: as `VAE.resnet`'s.
+            base_filters: as `VAE.resnet`'s.
+            max_filters: as `VAE.resnet`'s.
+            num_blocks: as `VAE.resnet`'s.
+            attention: as `VAE.resnet`'s.
+            dropout: as `VAE.resnet`'s.
             **kwargs: arguments of the class (likelihood, noise_stddev, ...).
         """
         arch = networks.resnet_arch(downsample_factor, base_filters, max_filters, num_blocks, attention, dropout)

@@ -9,7 +9,7 @@ in `tfvae/_compat.py` (`ModelInternals`), gated and tested there.
 
 `compile` resolves two defaults with public API, as keras-hub's tasks do:
 `jit_compile="auto"` becomes the model's measured `jit_compile_default`
-(README, "XLA on CPU") on one device and False under several replicas (XLA
+(docs/benchmarks.md, "XLA on CPU") on one device and False under several replicas (XLA
 cannot reach variables on other devices); `steps_per_execution` keeps Keras'
 default of 1.
 
@@ -72,7 +72,7 @@ class BaseModel(ModelInternals):
             steps_per_execution: int >= 1. Keras' own: training steps per call
                 into TensorFlow (1, Keras' default). Larger counts speed up
                 small models; Keras then calls batch-level callbacks once per
-                execution with the index of its last batch (README, "Steps per
+                execution with the index of its last batch (docs/training.md, "Steps per
                 execution").
             **kwargs: `keras.Model.compile`'s (`loss`, `metrics`, ...).
         """

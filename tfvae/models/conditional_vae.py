@@ -15,8 +15,10 @@ class ConditionalVAE(VAE):
     keep working.
 
     Args:
-        encoder, decoder: as for `VAE` (with `conditioning="inputs"`, each
-            takes the one-hot label as a second input).
+        encoder: as for `VAE` (with `conditioning="inputs"`, it takes the
+            one-hot label as a second input).
+        decoder: as for `VAE` (with `conditioning="inputs"`, it takes the
+            one-hot label as a second input).
         num_classes: int >= 2. Labels are ints in [0, num_classes).
         **kwargs: the other arguments of `VAE` (likelihood, conditioning, ...).
 

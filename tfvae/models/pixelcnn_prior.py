@@ -99,7 +99,7 @@ class PixelCNNPrior(BaseModel):
 
     # jit_compile="auto" with validate_inputs=False: XLA. On CPU it trained a median
     # 1.52x as fast as without it over six runs of benchmarks/bench_throughput.py
-    # (1.00x to 2.32x; README, "XLA on CPU"). With validation on (the default) XLA
+    # (1.00x to 2.32x; docs/benchmarks.md, "XLA on CPU"). With validation on (the default) XLA
     # would drop the value checks, so "auto" then means no XLA (BaseModel.compile).
     jit_compile_default = True
 
@@ -276,7 +276,7 @@ class PixelCNNPrior(BaseModel):
                 compiled for the request's bucket, the graph sampler until then
                 while XLA compiles in a background thread, so that no call
                 waits for a compilation (`benchmarks/bench_prior.py` measures
-                both; README, "Prior sampling").
+                both; docs/benchmarks.md, "Prior sampling").
 
         Returns:
             int32 tensor `(n, h, w)`.

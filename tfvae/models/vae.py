@@ -198,7 +198,7 @@ class VAE(BaseModel):
     _nested = ("encoder", "decoder")
     # jit_compile="auto": no XLA. On CPU, XLA trained the MLP VAE at a median 0.87x
     # and the conv VAE at 0.77x the speed without it over six runs of
-    # benchmarks/bench_throughput.py (README, "XLA on CPU").
+    # benchmarks/bench_throughput.py (docs/benchmarks.md, "XLA on CPU").
     jit_compile_default = False
 
     def __init__(
@@ -406,7 +406,8 @@ class VAE(BaseModel):
             input_shape: `(H, W, C)`, H and W divisible by `downsample_factor`.
             latent_channels: int. Channels of the latent grid.
             downsample_factor: power of 2: the latent grid is (H / f, W / f).
-            base_filters, max_filters: widths of the first and the widest level.
+            base_filters: int. Width of the first level.
+            max_filters: int. Width of the widest level.
             num_blocks: residual blocks per level (the decoder has one more).
             attention: bool. Self-attention in the middle of both networks.
             dropout: float in [0, 1) inside the residual blocks.

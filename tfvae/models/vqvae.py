@@ -100,7 +100,7 @@ class VQVAE(BaseModel):
     _nested = ("encoder", "decoder", "quantizer")
     # jit_compile="auto": no XLA. On CPU, XLA was not faster: a median 0.96x
     # (plain codebook) and 1.00x (EMA) over six runs of
-    # benchmarks/bench_throughput.py (README, "XLA on CPU"), and it adds its
+    # benchmarks/bench_throughput.py (docs/benchmarks.md, "XLA on CPU"), and it adds its
     # compilation to the first epoch.
     jit_compile_default = False
 
@@ -169,8 +169,10 @@ class VQVAE(BaseModel):
 
         Args:
             input_shape: `(H, W, C)`.
-            num_embeddings, embedding_dim: codebook size K and code size D.
-            hidden_filters, residual_filters: widths of the conv and residual layers.
+            num_embeddings: int. Codebook size K.
+            embedding_dim: int. Code size D.
+            hidden_filters: int. Width of the conv layers.
+            residual_filters: int. Width of the residual blocks' inner layers.
             num_downsamplings: stride-2 steps; the code grid is H / 2^n by W / 2^n.
             num_residual_blocks: residual blocks in encoder and decoder.
             quantizer: "vq" (codebook by gradient), "ema" (moving averages), "fsq"
@@ -180,8 +182,10 @@ class VQVAE(BaseModel):
                 (`LookupFreeQuantizer` with log2(`num_embeddings`) dimensions) or "rvq"
                 (`ResidualVectorQuantizer`: `num_quantizers` EMA levels of `num_embeddings` codes, 4 by
                 default), or a quantizer layer.
-            commitment_cost, decay, dead_code_steps, seed: quantizer settings (those a quantizer
-                does not have are ignored).
+            commitment_cost: float. Weight of the commitment loss (codebook and lookup-free quantizers).
+            decay: float. Moving averages' decay ("ema", "rvq").
+            dead_code_steps: int or None. Restart codes unused for this many steps (codebook quantizers).
+            seed: int or None. Seeds the codebook's initialisation and restarts.
             levels: FSQ's levels per dimension ("fsq" only).
             num_quantizers: residual VQ's levels ("rvq" only).
             **kwargs: `VQVAE` arguments (reconstruction, data_variance, ...).
@@ -231,14 +235,21 @@ class VQVAE(BaseModel):
 
         Args:
             input_shape: `(H, W, C)`, H and W divisible by `downsample_factor`.
-            num_embeddings, embedding_dim: codebook size K and code size D.
+            num_embeddings: int. Codebook size K.
+            embedding_dim: int. Code size D.
             downsample_factor: power of 2: the code grid is (H / f, W / f).
-            base_filters, max_filters: widths of the first and the widest level.
+            base_filters: int. Width of the first level.
+            max_filters: int. Width of the widest level.
             num_blocks: residual blocks per level (the decoder has one more).
             attention: bool. Self-attention in the middle of both networks.
             dropout: float in [0, 1) inside the residual blocks.
-            quantizer, commitment_cost, decay, dead_code_steps, seed, levels, num_quantizers: as `conv`'s
-                (the EMA codebook by default).
+            quantizer: as `conv`'s, the EMA codebook by default.
+            commitment_cost: as `conv`'s.
+            decay: as `conv`'s.
+            dead_code_steps: as `conv`'s.
+            seed: as `conv`'s.
+            levels: as `conv`'s.
+            num_quantizers: as `conv`'s.
             **kwargs: `VQVAE` arguments (likelihood, data_variance, ...).
         """
         vq = cls._quantizer(quantizer, num_embeddings, embedding_dim, commitment_cost, decay, dead_code_steps, seed,
