@@ -78,6 +78,7 @@ DATASETS = {
     "cifar10": DatasetInfo("cifar10", (32, 32, 3), 10, ("train", "test"), False, "tfds"),
     "frey_face": DatasetInfo("frey_face", (28, 20, 1), 0, ("train", "test", "all"), False, "frey_face"),
 }
+"""The named data sets: name -> `DatasetInfo` (image shape, classes, splits, whether binary, where stored)."""
 
 # Frey Face has no official split. Its 1,965 frames are a video: a random split
 # would put near-copies of test frames in training, so the test set is the last
