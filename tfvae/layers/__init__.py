@@ -11,7 +11,8 @@ from tfvae.layers.quantizer import Quantizer
 from tfvae.layers.residual_block import ResidualBlock
 from tfvae.layers.residual_vector_quantizer import ResidualVectorQuantizer
 from tfvae.layers.spatial_attention import SpatialAttention
-from tfvae.layers.vector_quantizer import VectorQuantizer, VectorQuantizerEMA
+from tfvae.layers.vector_quantizer import VectorQuantizer
+from tfvae.layers.vector_quantizer_ema import VectorQuantizerEMA
 
 __all__ = [
     "FiniteScalarQuantizer", "GatedPixelCNNBlock", "GaussianSampler", "InverseAutoregressiveFlow",

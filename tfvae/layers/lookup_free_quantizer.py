@@ -7,7 +7,7 @@ from keras import ops
 from tfvae._checks import check_int, check_positive_number, check_real
 from tfvae._input_checks import check_lookup_indices
 from tfvae.layers.quantizer import Quantizer
-from tfvae.layers.vector_quantizer import COMMITMENT_COST, _replica_sum
+from tfvae.layers.vector_quantizer import COMMITMENT_COST, replica_sum
 
 # MAGVIT-v2's weights of the entropy penalty and of its codebook-entropy term, and the sharpness
 # of the soft assignment the entropies are measured on (vector-quantize-pytorch's defaults too).
@@ -104,7 +104,7 @@ class LookupFreeQuantizer(Quantizer):
         flat = ops.reshape(a, (-1, self.embedding_dim))
         bits = self._code_bits()
         log_p = ops.matmul(-ops.softplus(-flat), bits.T) + ops.matmul(-ops.softplus(flat), (1.0 - bits).T)
-        prob_sum, count = _replica_sum(ops.sum(ops.exp(log_p), axis=0), ops.cast(ops.shape(flat)[0], "float32"))
+        prob_sum, count = replica_sum(ops.sum(ops.exp(log_p), axis=0), ops.cast(ops.shape(flat)[0], "float32"))
         mean_p = prob_sum / count
         codebook_entropy = -ops.sum(mean_p * ops.log(ops.maximum(mean_p, 1e-30)))
         return sample_entropy, codebook_entropy

@@ -7,7 +7,8 @@ from keras import ops
 from tfvae._checks import check_int, check_seed
 from tfvae._input_checks import check_lookup_indices
 from tfvae.layers.quantizer import Quantizer
-from tfvae.layers.vector_quantizer import COMMITMENT_COST, DECAY, VectorQuantizer, VectorQuantizerEMA
+from tfvae.layers.vector_quantizer import COMMITMENT_COST, DECAY, VectorQuantizer
+from tfvae.layers.vector_quantizer_ema import VectorQuantizerEMA
 
 
 @keras.saving.register_keras_serializable(package="tfvae")

@@ -1,4 +1,4 @@
-"""Vector quantisation with a straight-through gradient, plain and EMA codebooks."""
+"""Vector quantisation with a straight-through or rotated gradient: the VQ-VAE paper's codebook and its options."""
 
 import keras
 import numpy as np
@@ -12,7 +12,7 @@ from tfvae.layers.quantizer import Quantizer
 
 # State written inside a replica (EMA statistics, restarts): every replica computes
 # the same value from all-reduced statistics, so the first replica's write suffices.
-_REPLICA_WRITTEN = "only_first_replica"
+REPLICA_WRITTEN = "only_first_replica"
 # The paper's commitment weight beta (van den Oord et al., 2017, section 3.2) and its EMA decay (appendix A.1).
 COMMITMENT_COST = 0.25
 DECAY = 0.99
@@ -39,7 +39,7 @@ def _rotation_trick(e, q):
     return rotated + ops.stop_gradient(q - rotated)
 
 
-def _replica_sum(*tensors):
+def replica_sum(*tensors):
     """Sums tensors over the replicas of a `tf.distribute` strategy (identity without one)."""
     ctx = tf.distribute.get_replica_context()
     if ctx is None or ctx.num_replicas_in_sync == 1:
@@ -182,26 +182,26 @@ class VectorQuantizer(Quantizer):
             shape=(self.num_embeddings, self.code_dim),
             initializer=self.embeddings_initializer,
             trainable=self._codebook_trainable,
-            aggregation=_REPLICA_WRITTEN,
+            aggregation=REPLICA_WRITTEN,
             name="embeddings",
         )
         self.update_step = self.add_weight(
             shape=(), initializer="zeros", dtype="int32", trainable=False,
-            aggregation=_REPLICA_WRITTEN, name="update_step",
+            aggregation=REPLICA_WRITTEN, name="update_step",
         )
         if self.kmeans_init:
             self.initialized = self.add_weight(
                 shape=(), initializer="zeros", dtype="int32", trainable=False,
-                aggregation=_REPLICA_WRITTEN, name="initialized",
+                aggregation=REPLICA_WRITTEN, name="initialized",
             )
         if self.dead_code_steps is not None:
             self.steps_since_used = self.add_weight(
                 shape=(self.num_embeddings,), initializer="zeros", dtype="int32", trainable=False,
-                aggregation=_REPLICA_WRITTEN, name="steps_since_used",
+                aggregation=REPLICA_WRITTEN, name="steps_since_used",
             )
             self.restarts = self.add_weight(
                 shape=(), initializer="zeros", dtype="int32", trainable=False,
-                aggregation=_REPLICA_WRITTEN, name="restarts",
+                aggregation=REPLICA_WRITTEN, name="restarts",
             )
 
     # ------------------------------------------------------------------ codes
@@ -302,7 +302,7 @@ class VectorQuantizer(Quantizer):
 
     def _code_statistics(self, flat, flat_indices, weights=None):
         """Per-code counts `(K,)` and sums of assigned vectors `(K, D)`, over all replicas."""
-        return _replica_sum(*self._local_statistics(flat, flat_indices, weights))
+        return replica_sum(*self._local_statistics(flat, flat_indices, weights))
 
     def _initialize_by_kmeans(self, flat):
         """On the first training call only: the codebook from k-means on `flat`, the same on every replica.
@@ -319,7 +319,7 @@ class VectorQuantizer(Quantizer):
         for _ in range(self.kmeans_iters):
             local = tf.cond(needed, lambda c=centroids: self._local_statistics(flat, self._nearest(flat, c)),
                             lambda: nothing)
-            counts, sums = _replica_sum(*local)
+            counts, sums = replica_sum(*local)
             means = sums / ops.maximum(counts, 1.0)[:, None]
             if self.use_cosine_sim:
                 means = _l2_normalize(means)
@@ -374,87 +374,3 @@ class VectorQuantizer(Quantizer):
             "kmeans_init": self.kmeans_init,
             "kmeans_iters": self.kmeans_iters,
         }
-
-
-@keras.saving.register_keras_serializable(package="tfvae")
-class VectorQuantizerEMA(VectorQuantizer):
-    """Vector quantiser whose codebook follows exponential moving averages.
-
-    The codebook update of van den Oord et al. (2017), appendix A.1, with
-    Laplace-smoothed cluster sizes. For each training batch, with n_i the number
-    of vectors assigned to code i and s_i their sum (both summed over replicas
-    under `tf.distribute`):
-
-        N_i <- decay * N_i + (1 - decay) * n_i
-        m_i <- decay * m_i + (1 - decay) * s_i
-        N~_i = (N_i + epsilon) / (sum_j N_j + K * epsilon) * sum_j N_j
-        e_i <- m_i / N~_i
-
-    The state starts as if each code had been seen once at its initial value
-    (N_i = 1, m_i = e_i), so an unused code keeps its value instead of collapsing
-    to zero. The codebook gets no gradient; only the commitment term
-    `commitment_cost * ||z - sg(z_q)||^2` is a loss. EMA state is non-trainable
-    and changes only when `training=True`; restarted codes get N_i = 1, m_i = e_i.
-
-    Args:
-        num_embeddings: as in `VectorQuantizer`.
-        embedding_dim: as in `VectorQuantizer`.
-        commitment_cost: as in `VectorQuantizer`.
-        decay: float in [0, 1). The moving averages' decay.
-        epsilon: float > 0. Laplace smoothing of the cluster sizes.
-        **kwargs: the other arguments of `VectorQuantizer` (dead_code_steps,
-            embeddings_initializer, return_indices, seed, ...) and base layer
-            arguments.
-
-    Call arguments, returns: as in `VectorQuantizer`.
-
-    Example:
-
-    >>> import keras, numpy as np, tfvae
-    >>> vq = tfvae.VectorQuantizerEMA(num_embeddings=128, embedding_dim=16, decay=0.99)
-    >>> z = keras.random.normal((8, 7, 7, 16), seed=0)
-    >>> before = np.array(vq(z, training=False))  # builds the layer; inference leaves the codebook alone
-    >>> z_q = vq(z, training=True)  # training moves the used codewords towards their inputs
-    >>> bool(np.any(np.array(vq(z, training=False)) != before))
-    True
-    """
-
-    _codebook_trainable = False
-
-    def __init__(self, num_embeddings, embedding_dim, commitment_cost=COMMITMENT_COST, decay=DECAY, epsilon=1e-5,
-                 **kwargs):
-        super().__init__(num_embeddings, embedding_dim, commitment_cost, **kwargs)
-        self.decay = check_real(decay, "decay", 0.0, 1.0, high_open=True)
-        self.epsilon = check_real(epsilon, "epsilon", 0.0, np.inf, low_open=True, high_open=True)
-
-    def build(self, input_shape):
-        super().build(input_shape)
-        self.ema_cluster_size = self.add_weight(
-            shape=(self.num_embeddings,), initializer="ones", trainable=False,
-            aggregation=_REPLICA_WRITTEN, name="ema_cluster_size",
-        )
-        self.ema_embedding_sum = self.add_weight(
-            shape=(self.num_embeddings, self.code_dim), initializer="zeros", trainable=False,
-            aggregation=_REPLICA_WRITTEN, name="ema_embedding_sum",
-        )
-        self.ema_embedding_sum.assign(self.embeddings)
-
-    def _vq_loss(self, codebook_loss, commitment_loss):
-        return self.commitment_cost * commitment_loss
-
-    def _update_codebook(self, counts, sums):
-        d = self.decay
-        size = d * self.ema_cluster_size + (1.0 - d) * counts
-        total = d * self.ema_embedding_sum + (1.0 - d) * sums
-        n = ops.sum(size)
-        smoothed = (size + self.epsilon) / (n + self.num_embeddings * self.epsilon) * n
-        self.ema_cluster_size.assign(size)
-        self.ema_embedding_sum.assign(total)
-        self.embeddings.assign(total / smoothed[:, None])
-
-    def _reset_codes(self, dead, new_embeddings):
-        self.ema_cluster_size.assign(ops.where(dead, 1.0, self.ema_cluster_size))
-        self.ema_embedding_sum.assign(ops.where(dead[:, None], new_embeddings, self.ema_embedding_sum))
-
-    def get_config(self):
-        return {**super().get_config(), "decay": self.decay, "epsilon": self.epsilon}

@@ -14,7 +14,8 @@ from tfvae.layers.finite_scalar_quantizer import FiniteScalarQuantizer
 from tfvae.layers.lookup_free_quantizer import LookupFreeQuantizer
 from tfvae.layers.quantizer import Quantizer
 from tfvae.layers.residual_vector_quantizer import ResidualVectorQuantizer
-from tfvae.layers.vector_quantizer import COMMITMENT_COST, DECAY, VectorQuantizer, VectorQuantizerEMA
+from tfvae.layers.vector_quantizer import COMMITMENT_COST, DECAY, VectorQuantizer
+from tfvae.layers.vector_quantizer_ema import VectorQuantizerEMA
 from tfvae.metrics import CodebookPerplexity, CodebookUsage
 from tfvae.models import _signatures, networks
 from tfvae.models.base import BaseModel, renamed_attribute
