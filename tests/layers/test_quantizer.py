@@ -97,3 +97,10 @@ def test_a_users_own_quantizer_trains_in_a_vqvae_and_round_trips(tmp_path):
 def test_the_base_refuses_to_quantize():
     with pytest.raises(NotImplementedError, match="quantize_details"):
         Quantizer()(np.zeros((1, 2), "float32"))
+
+
+@pytest.mark.parametrize("kind", ["fsq", "lfq", "rvq"])
+def test_inputs_of_another_width_are_refused_with_both_widths(kind):
+    layer = MAKERS[kind]()
+    with pytest.raises(ValueError, match=r"embedding_dim=4 takes inputs \(\.\.\., 4\); received shape \(2, 3\)"):
+        layer.quantize_details(np.zeros((2, 3), "float32"))

@@ -81,11 +81,6 @@ class FiniteScalarQuantizer(Quantizer):
         self._half_width = (np.array(self.levels) // 2).astype(np.float32)
         self._basis = np.cumprod([1, *self.levels[:-1]]).astype(np.int32)
 
-    def _check_width(self, inputs):
-        if inputs.shape[-1] != self.embedding_dim:
-            raise ValueError(f"FiniteScalarQuantizer with {self.embedding_dim} levels takes inputs (..., "
-                             f"{self.embedding_dim}); received shape {tuple(inputs.shape)}.")
-
     def _rounded(self, inputs):
         """Integer grid values in [-floor(L/2), ceil(L/2) - 1] (float32), with their straight-through inputs."""
         z = ops.cast(inputs, "float32")

@@ -82,11 +82,6 @@ class LookupFreeQuantizer(Quantizer):
         self.num_embeddings = 2**self.embedding_dim
         self._powers = (2 ** np.arange(self.embedding_dim)).astype(np.int32)
 
-    def _check_width(self, inputs):
-        if inputs.shape[-1] != self.embedding_dim:
-            raise ValueError(f"LookupFreeQuantizer with embedding_dim={self.embedding_dim} takes inputs (..., "
-                             f"{self.embedding_dim}); received shape {tuple(inputs.shape)}.")
-
     def _code_bits(self):
         """`(2^d, d)` float32: bit i of code k."""
         codes = np.arange(self.num_embeddings)[:, None]

@@ -53,6 +53,12 @@ class Quantizer(keras.layers.Layer):
     def lookup(self, indices):
         raise NotImplementedError(f"{type(self).__name__} must implement lookup().")
 
+    def _check_width(self, inputs):
+        """Refuses inputs whose last axis is not `embedding_dim`."""
+        if inputs.shape[-1] != self.embedding_dim:
+            raise ValueError(f"{type(self).__name__} with embedding_dim={self.embedding_dim} takes inputs (..., "
+                             f"{self.embedding_dim}); received shape {tuple(inputs.shape)}.")
+
     def indices_shape(self, input_shape):
         """Shape of the indices of inputs of shape `input_shape`: one index per position."""
         return tuple(input_shape[:-1])

@@ -98,11 +98,6 @@ class ResidualVectorQuantizer(Quantizer):
         self.dropout_step = self.add_weight(shape=(), initializer="zeros", dtype="int32", trainable=False,
                                             aggregation="only_first_replica", name="dropout_step")
 
-    def _check_width(self, inputs):
-        if inputs.shape[-1] != self.embedding_dim:
-            raise ValueError(f"ResidualVectorQuantizer with embedding_dim={self.embedding_dim} takes inputs (..., "
-                             f"{self.embedding_dim}); received shape {tuple(inputs.shape)}.")
-
     def _levels_used(self, batch):
         """Per example, how many levels it trains with: uniform in 1..D, the same draws on every replica's share
         of one step (keyed by the step; each replica takes its own examples' draws by their position)."""
