@@ -20,6 +20,12 @@ def check_positive_int(value, name):
     return int(value)
 
 
+def check_positive_ints(value, name):
+    """Validates widths given as one int or a sequence of ints >= 1; returns them as a tuple of ints."""
+    values = tuple(value) if isinstance(value, (list, tuple)) else (value,)
+    return tuple(check_positive_int(v, name) for v in values)
+
+
 def check_seed(seed, name="seed"):
     """Validates a seed argument: an int (NumPy ints too) or None, bools refused; returns it as an int or None."""
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)):

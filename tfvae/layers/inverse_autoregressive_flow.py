@@ -3,7 +3,7 @@
 import keras
 from keras import ops
 
-from tfvae._checks import check_int, check_real
+from tfvae._checks import check_int, check_positive_ints, check_real
 from tfvae.layers.made import MADE
 
 # IAF's forget-gate bias (Kingma et al., 2016, algorithm 2 uses +1 or +2): sigma starts near sigmoid(2) = 0.88,
@@ -46,7 +46,7 @@ class InverseAutoregressiveFlow(keras.layers.Layer):
     def __init__(self, num_steps=2, hidden_units=(64,), forget_bias=FORGET_BIAS, **kwargs):
         super().__init__(**kwargs)
         self.num_steps = check_int(num_steps, "num_steps", 1)
-        self.hidden_units = tuple(hidden_units) if isinstance(hidden_units, (list, tuple)) else (hidden_units,)
+        self.hidden_units = check_positive_ints(hidden_units, "hidden_units")
         self.forget_bias = check_real(forget_bias, "forget_bias")
         self.steps = [MADE(self.hidden_units, num_params=2, name=f"made_{i}") for i in range(self.num_steps)]
 

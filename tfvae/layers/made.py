@@ -4,7 +4,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from tfvae._checks import check_int, check_positive_int
+from tfvae._checks import check_int, check_positive_ints
 
 
 def _degrees(dim, hidden_units):
@@ -47,8 +47,7 @@ class MADE(keras.layers.Layer):
 
     def __init__(self, hidden_units=(64,), num_params=2, **kwargs):
         super().__init__(**kwargs)
-        hidden_units = tuple(hidden_units) if isinstance(hidden_units, (list, tuple)) else (hidden_units,)
-        self.hidden_units = tuple(check_positive_int(u, "hidden_units") for u in hidden_units)
+        self.hidden_units = check_positive_ints(hidden_units, "hidden_units")
         if not self.hidden_units:
             raise ValueError("`hidden_units` must name at least one layer; received hidden_units=().")
         self.num_params = check_int(num_params, "num_params", 1)

@@ -9,7 +9,14 @@ import tensorflow as tf
 from keras import ops
 
 from tfvae import likelihoods, losses
-from tfvae._checks import check_int, check_num_classes, check_positive_int, check_positive_number, check_value_range
+from tfvae._checks import (
+    check_int,
+    check_num_classes,
+    check_positive_int,
+    check_positive_ints,
+    check_positive_number,
+    check_value_range,
+)
 from tfvae._input_checks import check_image_batch, check_labels, check_replica_batch, split_labels
 from tfvae.layers.gaussian_sampler import GaussianSampler
 from tfvae.layers.inverse_autoregressive_flow import InverseAutoregressiveFlow
@@ -274,9 +281,7 @@ class VAE(BaseModel):
         self.prior = prior
         self.num_prior_components = check_int(num_prior_components, "num_prior_components", 1)
         self.posterior_flow = check_int(posterior_flow, "posterior_flow", 0)
-        units = tuple(posterior_flow_units) if isinstance(posterior_flow_units, (list, tuple)) else (
-            posterior_flow_units,)
-        self.posterior_flow_units = tuple(check_positive_int(u, "posterior_flow_units") for u in units)
+        self.posterior_flow_units = check_positive_ints(posterior_flow_units, "posterior_flow_units")
         if self.posterior_flow and gradient_estimator == "dreg":
             raise ValueError("gradient_estimator='dreg' stops q's parameters, and a posterior flow's weights are "
                              f"q's: not supported together; received posterior_flow={self.posterior_flow}.")
@@ -290,9 +295,7 @@ class VAE(BaseModel):
                                  f"supported with a second stochastic layer; received second_latent_dim="
                                  f"{second_latent_dim}.")
         self.second_latent_dim = second_latent_dim
-        units = tuple(second_hidden_units) if isinstance(second_hidden_units, (list, tuple)) else (
-            second_hidden_units,)
-        self.second_hidden_units = tuple(check_positive_int(u, "second_hidden_units") for u in units)
+        self.second_hidden_units = check_positive_ints(second_hidden_units, "second_hidden_units")
         self.flow = (InverseAutoregressiveFlow(self.posterior_flow, self.posterior_flow_units, name="posterior_flow")
                      if self.posterior_flow else None)
         # The priors' weights are made in build(): read when the prior is used.
