@@ -8,4 +8,8 @@ def device_description():
     import tensorflow as tf
 
     gpus = tf.config.list_logical_devices("GPU")
-    return gpus[0].name if gpus else f"CPU ({os.cpu_count()} cores)"
+    if gpus:
+        return gpus[0].name
+    # The cores this process may run on (fewer than the machine's under `taskset`).
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return f"CPU ({usable} of {os.cpu_count()} cores)" if usable != os.cpu_count() else f"CPU ({usable} cores)"
