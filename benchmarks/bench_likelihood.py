@@ -119,7 +119,7 @@ def _row(key, binarization, minutes, eval_k, eval_examples, seed, curve_every):
                 self.model.optimizer.learning_rate.assign(first * (last / first) ** spent)
 
     while time.perf_counter() - start < minutes * 60:
-        vae.fit(train, epochs=1, verbose=0, callbacks=[Budget()])
+        vae.fit(train, epochs=1, verbose=0, shuffle=False, callbacks=[Budget()])  # load() shuffles
         epochs += 1
         if curve_every and epochs % curve_every == 0 and time.perf_counter() - start < minutes * 60:
             curve.append((time.perf_counter() - start, float(-vae.log_likelihood(test[:1000], num_samples=100,

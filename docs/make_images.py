@@ -3,7 +3,9 @@
     python docs/make_images.py            # the main job and the 2-D VAE: about 10 minutes on 2 CPU cores
     python docs/make_images.py --smoke --out /tmp/images   # seconds: checks the script (tests/test_docs.py)
 
-It runs `examples/train_vqvae.py` (samples of the prior, reconstructions) and
+It runs `examples/train_vqvae.py` (samples of the prior, reconstructions, and
+a chart of codebook usage per epoch from its `training_log.csv`, drawn with
+matplotlib from the `docs` extra) and
 `examples/train_vae.py --latent-dim 2` (the latent manifold) into a temporary
 folder and copies their PNG files into `--out` (default: docs/images), each
 written to a temporary name first and renamed into place.
@@ -46,6 +48,41 @@ def main(argv=None):
             shutil.copyfile(os.path.join(runs[key], written), partial)
             os.replace(partial, os.path.join(a.out, name))
             print("wrote", os.path.join(a.out, name), flush=True)
+        log = os.path.join(runs[("examples/train_vqvae.py",)], "training_log.csv")
+        plot_codebook_usage(log, os.path.join(a.out, "codebook_usage.png"))
+        print("wrote", os.path.join(a.out, "codebook_usage.png"), flush=True)
+
+
+def plot_codebook_usage(log, path):
+    """Codebook usage and perplexity per epoch, training and test, from the main job's CSVLogger file."""
+    import csv
+
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only: no display on a server or in CI
+    import matplotlib.pyplot as plt
+
+    with open(log) as f:
+        rows = list(csv.DictReader(f))
+    epochs = [int(r["epoch"]) + 1 for r in rows]
+    figure, axes = plt.subplots(1, 2, figsize=(7, 2.6), dpi=100)
+    for ax, metric, title in ((axes[0], "codebook_usage", "codebook usage (share of the 128 codes)"),
+                              (axes[1], "perplexity", "perplexity (effective number of codes)")):
+        ax.plot(epochs, [float(r[metric]) for r in rows], "o-", label="training epoch")
+        ax.plot(epochs, [float(r["val_" + metric]) for r in rows], "s--", label="test images")
+        ax.set_title(title, fontsize=9)
+        ax.set_xlabel("epoch", fontsize=8)
+        ax.set_xticks(epochs)
+        ax.tick_params(labelsize=8)
+        ax.grid(alpha=0.3)
+    axes[0].set_ylim(0, 1.05)
+    axes[1].set_ylim(0, None)
+    axes[0].legend(fontsize=8, loc="lower right")
+    figure.tight_layout()
+    partial = os.path.join(os.path.dirname(path), "." + os.path.basename(path) + ".partial")
+    figure.savefig(partial, format="png")
+    plt.close(figure)
+    os.replace(partial, path)
 
 
 if __name__ == "__main__":

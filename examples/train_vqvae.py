@@ -13,8 +13,9 @@ decoded by the VQ-VAE.
 
 Writes into --output-dir (default saved_models/vqvae): model.keras,
 prior.keras, reconstructions.png, codes.png, samples.png, results.json,
-encode.tflite, decode.tflite, and a TF Serving version folder (1/, 2/, ...)
-with `encode`, `decode` and `sample` signatures. Everything else is a constant
+training_log.csv (the VQ-VAE's figures per epoch), encode.tflite,
+decode.tflite, and a TF Serving version folder (1/, 2/, ...) with `encode`,
+`decode` and `sample` signatures. Everything else is a constant
 below, for the reader to edit. Production runs with resuming, early stopping
 and every option are `tfvae train vqvae` (see `tfvae train vqvae --help`).
 """
@@ -93,6 +94,8 @@ def main(argv=None):
         tfvae.callbacks.CodebookMonitor(os.path.join(out, "logs")),
         # A checkpoint per epoch, written so that a crash cannot leave a broken one.
         tfvae.callbacks.EpochCheckpoint(os.path.join(out, "checkpoints", "vqvae")),
+        # Every epoch's figures, training and validation, as one CSV row (docs/make_images.py plots it).
+        keras.callbacks.CSVLogger(os.path.join(out, "training_log.csv")),
     ]
     # `train` is shuffled by tfvae.data.load; Keras' own shuffling applies to arrays only.
     vqvae.fit(train, epochs=1 if args.smoke else args.epochs, validation_data=(x_test,), shuffle=False,

@@ -142,4 +142,8 @@ def test_the_picture_script_runs(tmp_path):
     subprocess.run([sys.executable, str(ROOT / "docs" / "make_images.py"), "--smoke", "--out", str(tmp_path)],
                    check=True, cwd=tmp_path, capture_output=True, timeout=900)
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
-        ["samples.png", "reconstructions.png", "codes.png", "vae_manifold.png", "vae_samples.png"])
+        ["samples.png", "reconstructions.png", "codes.png", "vae_manifold.png", "vae_samples.png",
+         "codebook_usage.png"])
+    png = (tmp_path / "codebook_usage.png").read_bytes()
+    width, height = int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")  # the IHDR chunk
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and width > 300 and height > 100

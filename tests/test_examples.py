@@ -55,6 +55,8 @@ def test_train_vqvae_writes_the_main_jobs_files(tmp_path):
     assert png_shape(tmp_path / "codes.png") == (4 * 29 + 1, 10 * 29 + 1, 3)
     for name in ("model.keras", "prior.keras", "encode.tflite", "decode.tflite"):
         assert (tmp_path / name).stat().st_size > 0, name
+    log = (tmp_path / "training_log.csv").read_text().splitlines()  # the smoke run's one epoch
+    assert len(log) == 2 and {"epoch", "codebook_usage", "val_codebook_usage"} <= set(log[0].split(","))
     loaded = tf.saved_model.load(str(tmp_path / "1"))
     assert {"encode", "decode", "sample"} <= set(loaded.signatures)
     assert results["saved_model"].endswith("/1")

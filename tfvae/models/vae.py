@@ -2,6 +2,7 @@
 
 import math
 import numbers
+import warnings
 
 import keras
 import numpy as np
@@ -128,7 +129,10 @@ class VAE(BaseModel):
             learned pseudo-inputs u_k (images, each pixel a sigmoid of a
             weight). Both: the KL by its one-sample Monte Carlo estimate at
             the decoded z; `sample` and the exported signatures draw from the
-            prior. Not with classes.
+            prior. Not with classes. The VampPrior needs a KL warm-up
+            (`kl_warmup_steps`), as in its paper: without one its posterior
+            collapses onto the prior in the first epoch on MNIST (KL 0), and
+            `fit` warns.
         num_prior_components: int >= 1. K of the mixture or the VampPrior (the
             paper uses 500 pseudo-inputs on MNIST).
         posterior_flow: int >= 0. Steps of an inverse autoregressive flow
@@ -727,6 +731,12 @@ class VAE(BaseModel):
 
     def train_step(self, data):
         who = f"{type(self).__name__}.fit"
+        if self.prior == "vamp" and self.kl_warmup_steps <= 0:
+            # Runs while Keras traces the step: once per `fit`, not once per batch.
+            warnings.warn(f"{who}: a VAE with the VampPrior and no KL warm-up (kl_warmup_steps=0) usually collapses "
+                          "onto its prior in the first epoch (KL 0, every image decoded alike); pass "
+                          "kl_warmup_steps (the VampPrior paper warms up over 100 epochs) or warm up with "
+                          "tfvae.callbacks.BetaSchedule.", UserWarning, stacklevel=2)
         x, labels = self._check_step_data(data, who)
         (x, labels), n = check_replica_batch((x, labels), who)
         if self._importance_weighted:

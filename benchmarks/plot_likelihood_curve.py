@@ -1,0 +1,79 @@
+"""Draws the NLL-against-training-time curves that `bench_likelihood.py --curve-every N` printed.
+
+    python benchmarks/bench_likelihood.py --rows best --curve-every 20 > dynamic.txt
+    python benchmarks/plot_likelihood_curve.py dynamic.txt static.txt --out docs/images/likelihood_curve.png
+
+Reads the printed output (one or more files), finds each row's curve (minutes,
+-log p(x) with k = 100 on 1,000 test images) and its final figure (k and the
+number of test images as the run printed them), and draws one line per row
+and binarisation, with the targets of the issue as dashed lines. Needs
+matplotlib (`pip install -e ".[docs]"`).
+"""
+
+import argparse
+import os
+import re
+
+ROW = re.compile(r"^(dynamic|static) (.+): ([\d.]+) \+- ([\d.]+) nats after ([\d.]+) epochs \(([\d.]+) min")
+POINT = re.compile(r"^\s+([\d.]+) min\s+([\d.]+) \(k = 100")
+HEADER = re.compile(r"IW bound with k = (\d+) on (\d+) test images")
+
+
+def read_curves(paths):
+    """[(binarization, name, [(minutes, nll)], final_nll, minutes, k, examples)] in the order printed."""
+    rows = []
+    for path in paths:
+        k = examples = None
+        with open(path) as f:
+            for line in f:
+                if m := HEADER.search(line):
+                    k, examples = int(m.group(1)), int(m.group(2))
+                elif m := ROW.match(line):
+                    rows.append([m.group(1), m.group(2), [], float(m.group(3)), float(m.group(6)), k, examples])
+                elif (m := POINT.match(line)) and rows:
+                    rows[-1][2].append((float(m.group(1)), float(m.group(2))))
+    return [tuple(r) for r in rows if r[2]]
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("outputs", nargs="+", help="files holding bench_likelihood.py's printed output")
+    p.add_argument("--out", required=True, help="the PNG to write")
+    a = p.parse_args(argv)
+    curves = read_curves(a.outputs)
+    if not curves:
+        raise SystemExit(f"no curves in {a.outputs}: run bench_likelihood.py with --curve-every N")
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    targets = {"dynamic": (86.76, 82.90), "static": (87.10,)}
+    figure, ax = plt.subplots(figsize=(7, 3.6), dpi=100)
+    for binarization, name, points, final, minutes, k, examples in curves:
+        line, = ax.plot([t for t, _ in points], [v for _, v in points], "-", label=f"{binarization}: {name}")
+        ax.plot([minutes], [final], "o", color=line.get_color())
+        ax.annotate(f"{final:.2f} (k = {k:,}, {examples:,} images)", (minutes, final), fontsize=7,
+                    xytext=(-4, -12), textcoords="offset points", ha="right")
+        for target in targets[binarization]:
+            ax.axhline(target, color=line.get_color(), linestyle=":", linewidth=0.8)
+            ax.text(0.01, target + 0.15, f"{binarization} target {target}", fontsize=7, color=line.get_color(),
+                    transform=ax.get_yaxis_transform())  # x in axes fractions, y in nats
+    values = [v for c in curves for _, v in c[2]] + [c[3] for c in curves]
+    ax.set_ylim(min(values + [82.9]) - 1, min(max(values), 110) + 1)
+    ax.set_xlabel("training time, minutes", fontsize=8)
+    ax.set_ylabel("-log p(x), nats (k = 100, 1,000 test images)", fontsize=8)
+    ax.tick_params(labelsize=8)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    figure.tight_layout()
+    partial = os.path.join(os.path.dirname(os.path.abspath(a.out)), "." + os.path.basename(a.out) + ".partial")
+    figure.savefig(partial, format="png")
+    plt.close(figure)
+    os.replace(partial, a.out)
+    print("wrote", a.out)
+
+
+if __name__ == "__main__":
+    main()
