@@ -119,18 +119,20 @@ def test_the_vampprior_is_the_mixture_of_the_pseudo_inputs_posteriors():
 
 def test_fit_warns_when_the_vampprior_has_no_kl_warmup():
     """Without a warm-up the VampPrior's posterior collapses onto the prior at the start (measured on MNIST:
-    KL 0 after one epoch), so `fit` says so, once per fit; with a warm-up, or with another prior, it is silent."""
+    KL 0 after one epoch), so `fit` says so, once; with a warm-up (either kind), or another prior, it is silent."""
     x = (rng.random((32, 4, 4, 1)) < 0.3).astype("float32")
 
-    def fit(**kwargs):
+    def fit(callbacks=(), **kwargs):
         vae = tfvae.VAE.mlp((4, 4, 1), latent_dim=2, hidden_units=(8,), num_prior_components=3, seed=0, **kwargs)
         vae.compile(keras.optimizers.Adam(1e-3))
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            vae.fit(x, batch_size=16, epochs=2, verbose=0)
+            vae.fit(x, batch_size=16, epochs=2, verbose=0, callbacks=list(callbacks))
         return [str(w.message) for w in caught if "VampPrior" in str(w.message)]
 
     messages = fit(prior="vamp")
     assert len(messages) == 1 and "kl_warmup_steps" in messages[0] and "BetaSchedule" in messages[0]
     assert fit(prior="vamp", kl_warmup_steps=10) == []
+    # The warm-up the message suggests: a BetaSchedule that starts below 1.
+    assert fit(prior="vamp", callbacks=[tfvae.callbacks.BetaSchedule(lambda epoch: min(1.0, epoch / 2))]) == []
     assert fit(prior="mixture") == []

@@ -709,6 +709,11 @@ class VAE(BaseModel):
         x = check_image_batch(x, self.image_shape, value_range, who, levels=self.likelihood.num_levels)
         return x, self._check_labels(labels, x.shape[0], who, require_labels)
 
+    def _kl_beta_now(self):
+        """kl_beta's current value as a float, also while a step function is being traced."""
+        with tf.init_scope():  # out of the graph being traced, to read the variable's value
+            return float(ops.convert_to_numpy(self.kl_beta))
+
     def _kl_weight(self):
         if self.kl_warmup_steps <= 0:
             return ops.convert_to_tensor(self.kl_beta)
@@ -731,8 +736,9 @@ class VAE(BaseModel):
 
     def train_step(self, data):
         who = f"{type(self).__name__}.fit"
-        if self.prior == "vamp" and self.kl_warmup_steps <= 0:
-            # Runs while Keras traces the step: once per `fit`, not once per batch.
+        if self.prior == "vamp" and self.kl_warmup_steps <= 0 and self._kl_beta_now() >= 1.0:
+            # Runs while Keras traces the step (once, not per batch), after the callbacks' on_*_begin hooks:
+            # a warm-up by `BetaSchedule` has set kl_beta below 1 by then and silences the warning.
             warnings.warn(f"{who}: a VAE with the VampPrior and no KL warm-up (kl_warmup_steps=0) usually collapses "
                           "onto its prior in the first epoch (KL 0, every image decoded alike); pass "
                           "kl_warmup_steps (the VampPrior paper warms up over 100 epochs) or warm up with "
