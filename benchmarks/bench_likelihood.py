@@ -131,7 +131,7 @@ def _row(key, binarization, minutes, eval_k, eval_examples, seed, curve_every):
     epochs = round(int(vae.optimizer.iterations.numpy()) / steps_per_epoch, 2)
     return {"name": name, "params": vae.count_params(), "epochs": epochs, "seconds": seconds, "nll": float(nll.mean()),
             "se": float(nll.std() / np.sqrt(len(nll))), "eval_seconds": time.perf_counter() - began, "curve": curve,
-            "published_params": PUBLISHED_PARAMS.get(key)}
+            "published_params": PUBLISHED_PARAMS[key]}
 
 
 def main(argv=None):
@@ -166,12 +166,11 @@ def main(argv=None):
               + " | ".join(f"vs {t:.2f}" for t in targets) + " |")
         print("|---|---|---|---|---|" + "---|" * len(targets))
         for r in rows:
-            ratio = (f" ({r['published_params']:,}; {r['params'] / r['published_params']:.2f}x)"
-                     if r["published_params"] else "")
-            print(f"| {r['name']} | {r['params']:,}{ratio} | {r['epochs']} | {r['seconds'] / 60:.1f} min | "
+            ratio = f"{r['published_params']:,}; {r['params'] / r['published_params']:.2f}x"
+            print(f"| {r['name']} | {r['params']:,} ({ratio}) | {r['epochs']} | {r['seconds'] / 60:.1f} min | "
                   f"{r['nll']:.2f} (se {r['se']:.2f}) | " + " | ".join(f"{r['nll'] - t:+.2f}" for t in targets) + " |")
         for name, value in PUBLISHED[binarization]:
-            print(f"| {name} (published) | | | | {value:.2f} |" + " |" * len(TARGETS[binarization]))
+            print(f"| {name} (published) | | | | {value:.2f} |" + " |" * len(targets))
         print()
 
 

@@ -11,8 +11,10 @@ and binarisation, with the published targets (86.76 and 82.90 nats dynamic,
 """
 
 import argparse
-import os
+import io
 import re
+
+from bench_likelihood import TARGETS
 
 ROW = re.compile(r"^(dynamic|static) (.+): ([\d.]+) \+- ([\d.]+) nats after ([\d.]+) epochs \(([\d.]+) min")
 POINT = re.compile(r"^\s+([\d.]+) min\s+([\d.]+) \(k = 100")
@@ -49,7 +51,6 @@ def main(argv=None):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    targets = {"dynamic": (86.76, 82.90), "static": (87.10,)}
     figure, ax = plt.subplots(figsize=(7, 3.6), dpi=100)
     for binarization, name, points, final, minutes, _, _ in curves:
         line, = ax.plot([t for t, _ in points], [v for _, v in points], "-", label=f"{binarization}: {name}")
@@ -57,7 +58,7 @@ def main(argv=None):
         # The final figure's label sits right of its point, in the room the widened x axis leaves.
         ax.annotate(f"{final:.2f}", (minutes, final), fontsize=7,
                     xytext=(5, 0), textcoords="offset points", ha="left", va="center", color=line.get_color())
-        for target in targets[binarization]:
+        for target in TARGETS[binarization]:
             ax.axhline(target, color=line.get_color(), linestyle=":", linewidth=0.8)
             # Static targets labelled above their line, dynamic ones below, so that close targets stay legible.
             above = binarization == "static"
@@ -76,10 +77,12 @@ def main(argv=None):
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
     figure.tight_layout()
-    partial = os.path.join(os.path.dirname(os.path.abspath(a.out)), "." + os.path.basename(a.out) + ".partial")
-    figure.savefig(partial, format="png")
+    from tfvae._io import write_atomically
+
+    png = io.BytesIO()
+    figure.savefig(png, format="png")
     plt.close(figure)
-    os.replace(partial, a.out)
+    write_atomically(a.out, png.getvalue())
     print("wrote", a.out)
 
 

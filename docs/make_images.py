@@ -12,6 +12,7 @@ written to a temporary name first and renamed into place.
 """
 
 import argparse
+import io
 import os
 import shutil
 import subprocess
@@ -79,10 +80,12 @@ def plot_codebook_usage(log, path):
     axes[1].set_ylim(0, None)
     axes[0].legend(fontsize=8, loc="lower right")
     figure.tight_layout()
-    partial = os.path.join(os.path.dirname(path), "." + os.path.basename(path) + ".partial")
-    figure.savefig(partial, format="png")
+    from tfvae._io import write_atomically
+
+    png = io.BytesIO()
+    figure.savefig(png, format="png")
     plt.close(figure)
-    os.replace(partial, path)
+    write_atomically(path, png.getvalue())
 
 
 if __name__ == "__main__":
