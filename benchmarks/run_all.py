@@ -8,10 +8,14 @@ Each benchmark runs as its own process (`python benchmarks/bench_<name>.py
 scripts' own defaults where a short run still says something; the CIFAR-10
 and sample-quality runs keep their lengths, and the likelihood records
 (`bench_likelihood.py`, an hour per row) are not part of it. RESULTS.md
-records the machine, the package versions, the git commit, every command with
-its wall time, and what it printed (tables, figures and ratios). It is
-rewritten after each benchmark, atomically, so an interrupted run leaves the
-benchmarks done so far and never a half-written file.
+records the machine, the package versions, and for each benchmark its command,
+wall time, date, git commit and what it printed (tables, figures and ratios).
+`--only` reruns some benchmarks and keeps the other sections of RESULTS.md,
+so that a full set can be made over several sittings; it refuses to merge
+with a file written on another CPU or with other package versions, whose
+figures would not compare. The file is rewritten after each benchmark,
+atomically, so an interrupted run leaves the benchmarks done so far and never
+a half-written file.
 Run it on an otherwise idle machine: throughput and latency share the CPUs.
 Data come from TFDS as usual; `TFDS_DATA_DIR` and `TFVAE_DATA_DIR` default to
 `../shared/tensorflow_datasets` and `../shared/raw` when those exist, as in CI.
@@ -80,41 +84,99 @@ def _git_commit():
         return "unknown"
 
 
-def _header(command, started):
+MARKER = "Each section names the command, date and git commit that made it"
+
+
+def _machine():
     memory_kib = _read("/proc/meminfo", "MemTotal").split()[0]
     memory = f"{int(memory_kib) / 1024 ** 2:.1f} GiB" if memory_kib.isdigit() else "unknown"
+    return {"CPU": f"{_read('/proc/cpuinfo', 'model name')}, {os.cpu_count()} logical CPUs, no GPU used",
+            "Memory": memory, "OS": platform.platform()}
+
+
+def _header(machine, versions, missing):
     lines = [
         "# Benchmark results",
         "",
-        f"Written by `{command}`, started {started:%Y-%m-%d %H:%M} (local time).",
-        "Every figure below was printed by the command above it, in this one run.",
+        "Written by `python benchmarks/run_all.py` (`--only NAME ...` reruns some and keeps the others).",
+        f"{MARKER}; every figure in a section was printed by that command in that run.",
         "",
         "## Machine",
         "",
-        f"- CPU: {_read('/proc/cpuinfo', 'model name')}, {os.cpu_count()} logical CPUs, no GPU used",
-        f"- Memory: {memory}",
-        f"- OS: {platform.platform()}",
-        f"- git commit: {_git_commit()}",
+        *[f"- {key}: {value}" for key, value in machine.items()],
         "",
         "## Versions",
         "",
         "| package | version |",
         "|---|---|",
-        *[f"| {name} | {version} |" for name, version in _versions().items()],
+        *[f"| {name} | {version} |" for name, version in versions.items()],
         "",
     ]
+    if missing:
+        lines += [f"Not run yet for this file: {', '.join(missing)} "
+                  f"(`python benchmarks/run_all.py --only {' '.join(missing)}`).", ""]
     return lines
 
 
-def _write(path, lines):
+def _parse(text):
+    """Splits a RESULTS.md into its machine, versions and sections (name -> lines)."""
+    machine, versions, sections, current = {}, {}, {}, None
+    for line in text.splitlines():
+        if line.startswith("Not run yet for this file:"):
+            continue  # rewritten from the sections present
+        if line.startswith("## bench_"):
+            current = line[len("## bench_"):].split(":", 1)[0]
+            sections[current] = []
+        if current is not None:
+            sections[current].append(line)
+        elif line.startswith("- ") and ": " in line:
+            key, value = line[2:].split(": ", 1)
+            machine[key] = value
+        elif line.startswith("| ") and not line.startswith(("| package", "|---")):
+            name, version = [cell.strip() for cell in line.strip("|").split("|")]
+            versions[name] = version
+    return machine, versions, {name: _trim(lines) for name, lines in sections.items()}
+
+
+def _trim(lines):
+    while lines and not lines[-1].strip():
+        lines = lines[:-1]
+    return lines
+
+
+def _kept_sections(path, machine, versions):
+    """The sections of an existing RESULTS.md that `--only` keeps; refuses files whose figures would not compare."""
+    if not os.path.exists(path):
+        return {}
+    with open(path) as f:
+        text = f.read()
+    if MARKER not in text:
+        raise SystemExit(f"run_all: {path} was written by an older run_all, with one commit for the whole file; "
+                         "run every benchmark (no --only) or write elsewhere with --output.")
+    old_machine, old_versions, sections = _parse(text)
+    differences = [f"{key}: {old_machine.get(key)} here {machine[key]}" for key in ("CPU", "Memory")
+                   if old_machine.get(key) != machine[key]]
+    differences += [f"{name} {old_versions.get(name)} here {version}" for name, version in versions.items()
+                    if old_versions.get(name) != version]
+    if differences:
+        raise SystemExit(f"run_all: {path} was measured elsewhere ({'; '.join(differences)}): its figures would not "
+                         "compare with new ones; run every benchmark (no --only) or write elsewhere with --output.")
+    return sections
+
+
+def _write(path, machine, versions, sections):
     from tfvae._io import write_atomically
 
+    lines = _header(machine, versions, [name for name in BENCHMARKS if name not in sections])
+    for name in BENCHMARKS:  # always in the same order, whichever ran last
+        if name in sections:
+            lines += [*sections[name], ""]
     write_atomically(path, ("\n".join(lines) + "\n").encode())
 
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--only", nargs="+", choices=list(BENCHMARKS), help="run only these benchmarks")
+    p.add_argument("--only", nargs="+", choices=list(BENCHMARKS), help="run only these; keep the file's others")
     p.add_argument("--output", default=os.path.join(HERE, "RESULTS.md"))
     args = p.parse_args(argv)
 
@@ -124,30 +186,32 @@ def main(argv=None):
     for variable, folder in (("TFDS_DATA_DIR", "tensorflow_datasets"), ("TFVAE_DATA_DIR", "raw")):
         if not env.get(variable) and os.path.isdir(os.path.join(shared, folder)):
             env[variable] = os.path.realpath(os.path.join(shared, folder))
-    command = "python benchmarks/run_all.py" + (f" --only {' '.join(args.only)}" if args.only else "")
+    machine, versions = _machine(), _versions()
+    sections = _kept_sections(args.output, machine, versions) if args.only else {}
+    commit = _git_commit()
     started = datetime.datetime.now()
-    lines = _header(command, started)
     failures = []
     for name in args.only or BENCHMARKS:
         extra, what = BENCHMARKS[name]
         cmd = [sys.executable, os.path.join(HERE, f"bench_{name}.py"), *extra]
         shown = " ".join(["python", f"benchmarks/bench_{name}.py", *extra])
         print(f"[run_all] {shown}", file=sys.stderr, flush=True)
+        began = datetime.datetime.now()
         start = time.perf_counter()
         proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
         seconds = time.perf_counter() - start
-        lines += [f"## bench_{name}: {what}", "", f"`{shown}` ({seconds / 60:.1f} min)", ""]
+        lines = [f"## bench_{name}: {what}", "",
+                 f"`{shown}` ({seconds / 60:.1f} min; started {began:%Y-%m-%d %H:%M}, commit {commit})", ""]
         if proc.returncode == 0:
-            lines += [proc.stdout.rstrip(), ""]
+            lines += [proc.stdout.rstrip()]
         else:
             failures.append(name)
             lines += [f"**Failed with exit code {proc.returncode}.** Last lines of its error output:", "", "```",
-                      *proc.stderr.rstrip().splitlines()[-30:], "```", ""]
+                      *proc.stderr.rstrip().splitlines()[-30:], "```"]
         print(proc.stdout, flush=True)
-        _write(args.output, lines)
+        sections[name] = lines
+        _write(args.output, machine, versions, sections)
     total = (datetime.datetime.now() - started).total_seconds() / 60
-    lines += [f"Whole run: {total:.0f} min."]
-    _write(args.output, lines)
     print(f"[run_all] wrote {args.output} ({total:.0f} min)", file=sys.stderr)
     if failures:
         print(f"[run_all] failed: {', '.join(failures)}", file=sys.stderr)

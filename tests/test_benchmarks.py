@@ -1,7 +1,9 @@
-"""The records benchmark runs end to end in seconds, and its curve is drawn from what it printed."""
+"""The records benchmark runs end to end in seconds, its curve is drawn from what it printed, and run_all merges reruns."""
 
 import subprocess
 import sys
+
+import pytest
 
 from tests.conftest import ROOT
 from tests.helpers import real_data
@@ -26,3 +28,50 @@ def test_the_likelihood_benchmark_prints_its_table_and_the_curve_is_drawn(tmp_pa
                     "--out", str(tmp_path / "curve.png")], check=True, timeout=300)
     png = (tmp_path / "curve.png").read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and int.from_bytes(png[16:20], "big") > 300
+
+
+def _run_all_module():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("run_all", ROOT / "benchmarks" / "run_all.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_run_all_reruns_some_benchmarks_and_keeps_the_others(tmp_path, monkeypatch):
+    run_all = _run_all_module()
+    for name, figure in (("first", 1), ("second", 2), ("third", 3)):
+        (tmp_path / f"bench_{name}.py").write_text(f"print('| {name} | {figure} |')\n")
+    (tmp_path / "bench_broken.py").write_text("import sys\nsys.exit('no data')\n")
+    monkeypatch.setattr(run_all, "HERE", str(tmp_path))
+    monkeypatch.setattr(run_all, "BENCHMARKS", {name: ([], f"what {name} measures")
+                                                for name in ("first", "second", "third", "broken")})
+    out = tmp_path / "RESULTS.md"
+    assert run_all.main(["--only", "second", "first", "--output", str(out)]) == 0
+    text = out.read_text()
+    # Sections in the table's order, whichever ran first; each with its own command, date and commit.
+    assert text.index("## bench_first") < text.index("## bench_second")
+    assert text.count("; started ") == 2 and text.count(", commit ") == 2
+    assert "Not run yet for this file: third, broken" in text
+
+    (tmp_path / "bench_first.py").write_text("print('| first | 10 |')\n")
+    assert run_all.main(["--only", "first", "broken", "--output", str(out)]) == 1  # broken fails, and says so
+    text = out.read_text()
+    assert "| first | 10 |" in text and "| first | 1 |" not in text
+    assert "| second | 2 |" in text  # kept
+    assert "**Failed with exit code 1.**" in text and "no data" in text
+    assert "Not run yet for this file: third (" in text
+    assert text.count("## bench_") == 3
+
+    # Figures from other package versions would not compare: refused, the file untouched.
+    monkeypatch.setattr(run_all, "_versions", lambda: {"keras": "9.9.9"})
+    with pytest.raises(SystemExit, match=r"measured elsewhere \(keras .* here 9\.9\.9\)"):
+        run_all.main(["--only", "third", "--output", str(out)])
+    assert out.read_text() == text
+
+    # A file of the older run_all (one commit for the whole file) is not merged with.
+    old = tmp_path / "OLD.md"
+    old.write_text("# Benchmark results\n\n- git commit: ac41c8f\n\n## bench_first: x\n\nold figures\n")
+    with pytest.raises(SystemExit, match="older run_all"):
+        run_all.main(["--only", "third", "--output", str(old)])
