@@ -1,4 +1,4 @@
-"""The records benchmark runs end to end in seconds, its curve is drawn from what it printed, and run_all merges reruns."""
+"""The records benchmark runs end to end, its curve is drawn from what it printed, and run_all merges reruns."""
 
 import subprocess
 import sys
