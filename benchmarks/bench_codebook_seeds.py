@@ -5,9 +5,10 @@
 Builds the VQ-VAE of `examples/train_vqvae.py`, with the constants it reads
 from that script (today the paper's convolutional networks with 64 filters and
 one residual block, 128 codes of size 16, commitment cost 0.25, Adam 1e-3,
-batches of 128 of MNIST, squared error over the pixel variance) after `keras.utils.set_random_seed(seed)`, trains it for
-`--epochs` epochs and prints, per seed, the share of the 128 codes in use and
-the perplexity, on the last training epoch and on the 10,000 test images.
+batches of 128 of MNIST, squared error over the pixel variance) after
+`keras.utils.set_random_seed(seed)`, trains it for `--epochs` epochs and
+prints, per seed, the share of the codes in use and the perplexity, on the
+last training epoch and on the 10,000 test images.
 The seed decides every initialiser's draw and the data order, so the spread
 over seeds says how much of a single run's usage is luck.
 """
@@ -16,7 +17,8 @@ import argparse
 import os
 import sys
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+sys.path.insert(0, ROOT)
 
 from common import device_description  # noqa: E402
 
@@ -25,8 +27,7 @@ def _main_job():
     """examples/train_vqvae.py as a module: its constants are the networks and training measured here."""
     import importlib.util
 
-    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "examples", "train_vqvae.py")
-    spec = importlib.util.spec_from_file_location("train_vqvae", path)
+    spec = importlib.util.spec_from_file_location("train_vqvae", os.path.join(ROOT, "examples", "train_vqvae.py"))
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
