@@ -28,7 +28,7 @@ SLOW_MODULES_FIRST = (
     "tests/test_distribute.py",
     "tests/models/test_vae_real_data.py",
     "tests/test_examples.py",
-    "tests/test_readme.py",
+    "tests/test_docs.py",
     "tests/models/test_pixelcnn_prior.py",
     "tests/models/test_vqvae.py",
     "tests/models/test_vae.py",
@@ -37,6 +37,13 @@ SLOW_MODULES_FIRST = (
     "tests/models/test_base.py",
     "tests/test_export.py",
 )
+
+
+def pytest_configure(config):
+    # A renamed module would silently drop out of the order above and run last; refuse instead.
+    missing = [name for name in SLOW_MODULES_FIRST if not (ROOT / name).is_file()]
+    if missing:
+        raise pytest.UsageError(f"tests/conftest.py: SLOW_MODULES_FIRST names missing modules {missing}")
 
 
 def pytest_collection_modifyitems(session, config, items):
