@@ -44,6 +44,17 @@ def test_encode_dataset_matches_encode_and_keeps_labels():
     np.testing.assert_array_equal(codes, vqvae.encode(x).numpy())
 
 
+def test_observation_scale_is_the_root_mean_squared_error_in_batches():
+    vqvae, _ = _pair()
+    x = rng.random((7, 8, 8, 1)).astype("float32")
+    expected = np.sqrt(np.mean((vqvae.reconstruct(x).numpy().astype(np.float64) - x) ** 2))
+    # Batches of 3 leave a last batch of 1: the mean must weight every pixel once, not every batch.
+    assert generative.observation_scale(vqvae, x, batch_size=3) == pytest.approx(expected, rel=1e-6)
+    assert generative.observation_scale(vqvae, x) == pytest.approx(expected, rel=1e-6)
+    with pytest.raises(ValueError, match="empty"):
+        generative.observation_scale(vqvae, x[:0])
+
+
 def test_nll_bound_adds_reconstruction_and_prior_terms():
     vqvae, prior = _pair()
     x = (rng.integers(0, 256, (5, 8, 8, 1)) / 255.0).astype("float32")
