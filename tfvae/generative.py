@@ -46,13 +46,12 @@ def observation_scale(vqvae, images, batch_size=500):
 
     The maximum-likelihood scale of a Gaussian around the reconstructions: pass
     training images, and use it as `nll_bound`'s `observation_scale`. Images
-    go through the model `batch_size` at a time: one call on all of them would
-    hold every activation at once (about 2 MB per 32x32 colour image for
-    `VQVAE.resnet`, so 10,000 images would need over 20 GB).
+    go through the model `batch_size` at a time, so memory does not grow with
+    their number (one call on a whole data set would hold all its activations).
     """
     images = np.asarray(images)
     if images.shape[0] == 0:
-        raise ValueError("observation_scale needs at least one image; received an empty array.")
+        raise ValueError(f"observation_scale needs at least one image; received an empty array, shape {images.shape}.")
     squared_error = 0.0
     for start in range(0, images.shape[0], batch_size):
         batch = images[start : start + batch_size]
