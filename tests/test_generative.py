@@ -53,6 +53,10 @@ def test_observation_scale_is_the_root_mean_squared_error_in_batches():
     assert generative.observation_scale(vqvae, x) == pytest.approx(expected, rel=1e-6)
     with pytest.raises(ValueError, match="empty"):
         generative.observation_scale(vqvae, x[:0])
+    with pytest.raises(ValueError, match="batch_size=0"):
+        generative.observation_scale(vqvae, x, batch_size=0)
+    with pytest.raises(ValueError, match="batch_size=0"):
+        generative.encode_dataset(vqvae, x, batch_size=0)
 
 
 def test_nll_bound_adds_reconstruction_and_prior_terms():
@@ -98,6 +102,8 @@ def test_nll_bound_refuses_data_it_cannot_score():
         generative.nll_bound(vqvae, prior, x + 0.3 / 255, observation_scale=0.1)
     with pytest.raises(ValueError, match="observation_scale"):
         generative.nll_bound(vqvae, prior, x)
+    with pytest.raises(ValueError, match="batch_size=0"):
+        generative.nll_bound(vqvae, prior, x, observation_scale=0.1, batch_size=0)
     bernoulli, bprior = _pair("bernoulli")
     with pytest.raises(ValueError, match="binary"):
         generative.nll_bound(bernoulli, bprior, x)  # grey levels under a Bernoulli likelihood

@@ -10,6 +10,8 @@ import math
 import numpy as np
 import tensorflow as tf
 
+from tfvae._checks import check_positive_int
+
 __all__ = ["check_compatible", "encode_dataset", "nll_bound", "observation_scale", "sample_images"]
 
 
@@ -27,6 +29,7 @@ def encode_dataset(vqvae, data, batch_size=512):
 
     Returns int32 codes `(n, h, w)`, and the labels too when `data` yields pairs.
     """
+    batch_size = check_positive_int(batch_size, "batch_size")
     if isinstance(data, tf.data.Dataset):
         batches = data
     else:
@@ -49,6 +52,7 @@ def observation_scale(vqvae, images, batch_size=500):
     go through the model `batch_size` at a time, so memory does not grow with
     their number (one call on a whole data set would hold all its activations).
     """
+    batch_size = check_positive_int(batch_size, "batch_size")
     images = np.asarray(images)
     if images.shape[0] == 0:
         raise ValueError(f"observation_scale needs at least one image; received an empty array, shape {images.shape}.")
@@ -92,6 +96,7 @@ def nll_bound(vqvae, prior, x, labels=None, observation_scale=None, num_bins=256
     from tfvae.metrics import bits_per_dim
 
     check_compatible(vqvae, prior)
+    batch_size = check_positive_int(batch_size, "batch_size")
     recon, prior_nats = [], []
     for start in range(0, len(x), batch_size):
         xb = x[start : start + batch_size]
