@@ -23,6 +23,7 @@ only for models that are not validating (`validate_inputs=False`), and an
 explicit `jit_compile=True` with validation on warns.
 """
 
+import contextlib
 import warnings
 
 import keras
@@ -138,14 +139,21 @@ class BaseModel(ModelInternals):
         optimizer = self.optimizer if optimizer is None else optimizer
         layer_losses = self.losses if layer_losses is None else layer_losses
         replicas = tf.distribute.get_strategy().num_replicas_in_sync
-        all_grads, all_variables = [], []
+        scaled = []
         for per_example_objective, variables in parts:
             loss = ops.sum(per_example_objective) / global_batch_size
             if layer_losses:
                 # Layer losses (regularisers) are one value per replica: their share of the sum.
                 loss = loss + ops.sum(layer_losses) / replicas
-            all_grads += list(tape.gradient(optimizer.scale_loss(loss), variables))
-            all_variables += list(variables)
+            scaled.append((optimizer.scale_loss(loss), variables))
+        all_grads, all_variables = [], []
+        # The losses are recorded above, within the caller's tape context; the gradients are not: the persistent
+        # tape that several parts need would otherwise record the first gradient's ops too, for nothing (a
+        # tape of one part is not persistent and stops recording at its one gradient).
+        with tape.stop_recording() if len(scaled) > 1 else contextlib.nullcontext():
+            for loss, variables in scaled:
+                all_grads += list(tape.gradient(loss, variables))
+                all_variables += list(variables)
         optimizer.apply_gradients(zip(all_grads, all_variables))
 
     def _optimizer_variables(self):
