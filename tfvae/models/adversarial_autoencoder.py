@@ -346,9 +346,9 @@ class AdversarialAutoencoder(Autoencoder):
         (x, labels), n = check_replica_batch(self._check_step_data(data, who), who)
         distance = self._reconstruction_step(x, n)
         # Regularisation phase: the discriminator, then the encoder against the updated discriminator.
-        # The encoder's tape is left during the discriminator's update and re-entered, which resumes it
-        # (`stop_recording` would pause the discriminator's tape too). `_minimize` runs inside each tape:
-        # the batch reduction it starts with must be recorded.
+        # The encoder's tape is left during the discriminator's update, so that update is not recorded on it,
+        # and re-entered, which resumes it. `_minimize` runs inside each tape: the batch reduction it starts
+        # with must be recorded.
         encoder_tape = tf.GradientTape()
         with encoder_tape:
             codes = self._encode(self._corrupt(x), training=True)
