@@ -330,3 +330,41 @@ def test_the_value_range_is_the_models_and_survives_a_round_trip():
 
 def test_the_docstring_example_runs():
     assert run_docstring_example(tfvae.VAE) >= 9
+
+
+def test_training_every_configuration_logs_no_tensorflow_warning():
+    """TensorFlow logs some warnings once per process (a persistent tape recording its own gradient ops, as
+    DReG's two gradients once did) and AutoGraph others at each trace (lambdas it cannot parse, as the
+    two-layer prior's once were): hence a fresh process, and every optional part of the VAE in it."""
+    out = run_python("""
+        import logging
+        import numpy as np
+        import keras
+        import tensorflow as tf
+        import tfvae
+
+        messages = []
+        handler = logging.Handler(logging.WARNING)
+        # Seven models in one process retrace seven train functions: TensorFlow's retracing notice is about
+        # the test's loop, not about any one model.
+        handler.emit = lambda record: None if "triggered tf.function retracing" in record.getMessage() else (
+            messages.append(record.getMessage().splitlines()[0]))
+        tf.get_logger().addHandler(handler)
+        x = (np.random.default_rng(0).random((8, 4, 4, 1)) < 0.3).astype("float32")
+        for options in [dict(), dict(num_importance_samples=3, gradient_estimator="dreg"),
+                        dict(num_importance_samples=3), dict(second_latent_dim=2, second_hidden_units=(8,)),
+                        dict(posterior_flow=2, posterior_flow_units=(8,)), dict(prior="mixture"),
+                        dict(prior="vamp", num_prior_components=3, kl_warmup_steps=4)]:
+            vae = tfvae.VAE.mlp((4, 4, 1), latent_dim=2, hidden_units=(8,), seed=0, **options)
+            vae.compile(keras.optimizers.Adam(1e-3))
+            before = [v.numpy() for v in vae.trainable_variables]
+            vae.fit(x, batch_size=4, epochs=1, verbose=0)
+            moved = sum(np.abs(v.numpy() - b).max() > 0 for v, b in zip(vae.trainable_variables, before))
+            print(sorted(options), moved, "of", len(before), "variables moved")
+            vae.log_likelihood(x, num_samples=3, seed=0)
+        print("warnings:", messages)
+    """)
+    for line in out.splitlines()[:-1]:
+        moved, _, total = line.split("]")[1].split()[:3]
+        assert moved == total, line  # every variable got a gradient
+    assert out.splitlines()[-1] == "warnings: []", out

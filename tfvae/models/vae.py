@@ -305,8 +305,8 @@ class VAE(BaseModel):
         # The priors' weights are made in build(): read when the prior is used.
         if second_latent_dim is not None:
             self.second_seed_generator = keras.random.SeedGenerator(seed)
-            self._prior = HierarchicalPrior(lambda t: self.second_inference(t), lambda t: self.second_generative(t),
-                                            second_latent_dim, self.second_seed_generator)
+            self._prior = HierarchicalPrior(self._second_inference, self._second_generative, second_latent_dim,
+                                            self.second_seed_generator)
         elif prior == "mixture":
             self._prior = MixturePrior(lambda: (self.prior_logits, self.prior_component_means,
                                                 self.prior_component_log_vars))
@@ -556,6 +556,14 @@ class VAE(BaseModel):
                 initializer=keras.initializers.RandomNormal(stddev=0.1, seed=self.seed), name="pseudo_inputs",
                 dtype="float32")
         self.sampler.build([(None, *self._latent_shape)] * 2)
+
+    # The second layer's networks are made in build(): the prior calls them through these methods. (Two
+    # lambdas on one line instead made AutoGraph warn, at every trace, that it could not convert them.)
+    def _second_inference(self, t):
+        return self.second_inference(t)
+
+    def _second_generative(self, t):
+        return self.second_generative(t)
 
     def _vamp_components(self):
         """The VampPrior's (logits, means, log_vars): the encoder's posteriors of the pseudo-inputs."""
