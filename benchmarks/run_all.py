@@ -38,6 +38,7 @@ BENCHMARKS = {
     "throughput": ([], "training throughput of every model with and without XLA; input pipelines against the model"),
     "prior": ([], "prior quality, and sampling speed: ours with and without XLA, naive, keras.io style"),
     "memory": ([], "peak resident memory of training epochs and of log_likelihood(k=1000) on 1,000 test images"),
+    "mixture_prior": ([], "the mixture (VampPrior) log-density: float64 matmuls against the broadcast, speed and error"),
     "vae": (["--epochs", "3", "--iw-examples", "1000"], "Gaussian VAE quality and throughput (short run)"),
     "vqvae": (["--configs", "small", "--epochs", "3"], "VQ-VAE quality and throughput (short run)"),
     "export": (["--runs", "100"], "single-image latency and size: Keras, SavedModel, TFLite"),
