@@ -23,6 +23,7 @@ __all__ = [
     "vq_commitment_loss",
     "bernoulli_log_likelihood",
     "diagonal_gaussian_log_prob",
+    "diagonal_gaussian_component_log_probs",
     "gaussian_kl",
     "gaussian_log_likelihood",
     "standard_normal_log_prob",
@@ -113,6 +114,25 @@ def diagonal_gaussian_log_prob(z, mean, log_var):
     return ops.sum(
         -0.5 * (_LOG_2PI + log_var + ops.square(z - mean) * ops.exp(-log_var)), axis=-1
     )
+
+
+def diagonal_gaussian_component_log_probs(z, means, log_vars):
+    """log N(z; mean_c, diag(exp(log_var_c))) of latents `(..., D)` under each of K components: `(..., K)`.
+
+    Written as two matmuls, sum_d z_d^2 / v_cd and sum_d z_d mu_cd / v_cd, instead of a broadcast `(..., K, D)`:
+    with hundreds of components and thousands of importance samples the broadcast is most of an evaluation's
+    time. The expansion cancels large terms when a component is narrow (1 / v_cd = 10^4 for sigma = 0.01), which
+    float32 cannot afford (errors of hundredths of a nat); in float64 it is as exact as the direct sum.
+    """
+    d = ops.shape(means)[-1]
+    flat = ops.reshape(ops.cast(z, "float64"), (-1, d))
+    means, log_vars = ops.cast(means, "float64"), ops.cast(log_vars, "float64")
+    precisions = ops.exp(-log_vars)
+    quadratic = (ops.matmul(ops.square(flat), ops.transpose(precisions))
+                 - 2.0 * ops.matmul(flat, ops.transpose(means * precisions))
+                 + ops.sum(ops.square(means) * precisions, axis=-1))
+    per_component = -0.5 * (quadratic + ops.sum(log_vars, axis=-1) + ops.cast(d, "float64") * _LOG_2PI)
+    return ops.reshape(ops.cast(per_component, "float32"), (*ops.shape(z)[:-1], -1))
 
 
 def standard_normal_log_prob(z):
