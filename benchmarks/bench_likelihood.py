@@ -17,7 +17,12 @@ epochs as in its paper: without warm-up its posterior collapses onto the prior
 in the first epoch), the IWAE objective (k = 5, DReG gradients), the IWAE
 paper's two stochastic layers (100 and 50 latents; tanh layers of 200 units
 between x and z1, of 100 between z1 and z2) with the ELBO and with the IWAE
-objective, and the IWAE objective (k = 5) with the flow posterior. Adam's
+objective (the ELBO one with the KL warmed up over 100 epochs too), and the
+IWAE objective (k = 5) with the flow posterior. Each row also counts its active
+units (Burda et al.'s criterion: a latent unit u is active when
+Cov_x(E_q[u | x]) > 0.01 over the test images; for z2, E_q[z2 | x] averages
+q(z2 | z1)'s mean over 20 draws of z1; for a flow, the units of its Gaussian
+base). Adam's
 learning rate falls from 1e-3 to 1e-4 geometrically over each row's budget.
 Dynamic binarisation draws every training image afresh each
 epoch and binarises the test set once (seed 0); static binarisation is
@@ -42,8 +47,11 @@ ROWS = {
     "vamp": ("VAE + VampPrior (500 pseudo-inputs, KL warm-up)", {"prior": "vamp", "num_prior_components": 500,
                                                                   "kl_warmup_epochs": 100}),
     "iwae": ("IWAE objective, k = 5, DReG", {"num_importance_samples": 5, "gradient_estimator": "dreg"}),
-    "two": ("two stochastic layers (100 + 50)", {"latent_dim": 100, "second_latent_dim": 50,
-                                                 "second_hidden_units": (100, 100)}),
+    # Without the warm-up the ELBO shuts most of z1 down in the first epochs and never recovers (95.51 dynamic and
+    # 102.36 static in an hour, at ee5ee1e); Sonderby et al. (2016) warm up deep VAEs for this reason.
+    "two": ("two stochastic layers (100 + 50), KL warm-up", {"latent_dim": 100, "second_latent_dim": 50,
+                                                            "second_hidden_units": (100, 100),
+                                                            "kl_warmup_epochs": 100}),
     "two_iwae": ("two stochastic layers, IWAE objective k = 5", {
         "latent_dim": 100, "second_latent_dim": 50, "second_hidden_units": (100, 100),
         "num_importance_samples": 5}),
@@ -92,6 +100,24 @@ def _data(binarization, seed):
     return train.prefetch(tf.data.AUTOTUNE), test
 
 
+def _active_units(vae, x, draws=20):
+    """Burda et al.'s active units of q(z | x): how many latent dimensions have Cov_x(E_q[u | x]) > 0.01; with
+    two stochastic layers, `(z1's, z2's)`."""
+    import numpy as np
+
+    mean, log_var = (np.concatenate(t) for t in zip(*(map(np.asarray, vae.encode(x[i:i + 1000]))
+                                                      for i in range(0, len(x), 1000))))
+    counts = [int((mean.var(axis=0) > 0.01).sum())]
+    if vae.second_latent_dim is not None:
+        rng = np.random.default_rng(0)
+        top = np.zeros((len(x), vae.second_latent_dim))
+        for _ in range(draws):
+            z1 = (mean + np.exp(0.5 * log_var) * rng.standard_normal(mean.shape)).astype("float32")
+            top += np.asarray(vae.second_inference(z1))[:, :vae.second_latent_dim] / draws
+        counts.append(int((top.var(axis=0) > 0.01).sum()))
+    return counts
+
+
 def _row(key, binarization, minutes, eval_k, eval_examples, seed, curve_every):
     import keras
     import numpy as np
@@ -130,9 +156,11 @@ def _row(key, binarization, minutes, eval_k, eval_examples, seed, curve_every):
     began = time.perf_counter()
     nll = -vae.log_likelihood(test[:eval_examples], num_samples=eval_k, seed=0)
     epochs = round(int(vae.optimizer.iterations.numpy()) / steps_per_epoch, 2)
+    eval_seconds = time.perf_counter() - began
     return {"name": name, "params": vae.count_params(), "epochs": epochs, "seconds": seconds, "nll": float(nll.mean()),
-            "se": float(nll.std() / np.sqrt(len(nll))), "eval_seconds": time.perf_counter() - began, "curve": curve,
-            "published_params": PUBLISHED_PARAMS[key]}
+            "se": float(nll.std() / np.sqrt(len(nll))), "eval_seconds": eval_seconds, "curve": curve,
+            "published_params": PUBLISHED_PARAMS[key], "active": _active_units(vae, test[:eval_examples]),
+            "latent_dims": [vae.latent_dim] + ([vae.second_latent_dim] if vae.second_latent_dim else [])}
 
 
 def main(argv=None):
@@ -158,7 +186,8 @@ def main(argv=None):
             rows.append(_row(key, binarization, a.budget_minutes, a.eval_k, a.eval_examples, a.seed, a.curve_every))
             r = rows[-1]
             print(f"{binarization} {r['name']}: {r['nll']:.2f} +- {r['se']:.2f} nats after {r['epochs']} epochs "
-                  f"({r['seconds'] / 60:.1f} min; evaluation {r['eval_seconds'] / 60:.1f} min)", flush=True)
+                  f"({r['seconds'] / 60:.1f} min; evaluation {r['eval_seconds'] / 60:.1f} min); active units "
+                  + " and ".join(f"{a} of {d}" for a, d in zip(r["active"], r["latent_dims"])), flush=True)
             for seconds, nll in r["curve"]:
                 print(f"    {seconds / 60:6.1f} min  {nll:.2f} (k = 100, 1,000 images)")
         print(f"\n**{binarization} binarisation**\n")
