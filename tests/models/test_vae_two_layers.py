@@ -1,6 +1,8 @@
 """Two stochastic layers (the IWAE paper's architecture): the prior's estimate of log p(z1) against closed forms,
 and a VAE with it that trains, scores consistently, samples, round-trips and exports."""
 
+import warnings
+
 import keras
 import numpy as np
 import pytest
@@ -43,7 +45,7 @@ def test_a_two_layer_vae_trains_scores_consistently_samples_round_trips_and_expo
     keras.utils.set_random_seed(5)
     x = (rng.random((300, 4, 4, 1)) < 0.3).astype("float32")
     vae = tfvae.VAE.mlp((4, 4, 1), latent_dim=4, hidden_units=(16,), second_latent_dim=2, second_hidden_units=(8,),
-                        seed=0)
+                        kl_warmup_steps=6, seed=0)
     fit_and_check_bounds(vae, x)
     assert any("second_generative" in v.path for v in vae.trainable_variables)
     assert vae.sample(4, seed=0).shape == (4, 4, 4, 1)
@@ -70,3 +72,23 @@ def test_a_second_layer_goes_with_neither_classes_nor_another_prior():
         tfvae.VAE.mlp((4, 4, 1), 2, second_latent_dim=0)
     with pytest.raises(ValueError, match="dreg"):
         tfvae.VAE.mlp((4, 4, 1), 2, second_latent_dim=2, gradient_estimator="dreg")
+
+
+def test_fit_warns_when_the_elbo_trains_two_layers_without_a_kl_warmup():
+    """Without a warm-up the two-layer ELBO shuts most of z1 down early (bench_likelihood.py's `two` row), so `fit`
+    says so, once; with a warm-up, or with the IWAE objective, it is silent."""
+    x = (rng.random((32, 4, 4, 1)) < 0.3).astype("float32")
+
+    def fit(**kwargs):
+        vae = tfvae.VAE.mlp((4, 4, 1), latent_dim=4, hidden_units=(8,), second_latent_dim=2,
+                            second_hidden_units=(8,), seed=0, **kwargs)
+        vae.compile(keras.optimizers.Adam(1e-3))
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            vae.fit(x, batch_size=16, epochs=2, verbose=0)
+        return [str(w.message) for w in caught if "two stochastic layers" in str(w.message)]
+
+    messages = fit()
+    assert len(messages) == 1 and "kl_warmup_steps" in messages[0] and "BetaSchedule" in messages[0]
+    assert fit(kl_warmup_steps=10) == []
+    assert fit(num_importance_samples=3) == []

@@ -151,7 +151,9 @@ class VAE(BaseModel):
             p(z2) = N(0, I), p(z | z2) and q(z2 | z) diagonal Gaussians from tanh
             MLPs of `second_hidden_units`; the KL, `log_likelihood` and the IWAE
             objective then hold both layers' terms, and `sample` draws z2, then
-            z. Not with classes or another prior.
+            z. Not with classes or another prior. With the ELBO it needs a KL
+            warm-up (`kl_warmup_steps`): without one it shuts most of z down
+            in the first epochs and never recovers, and `fit` warns.
         second_hidden_units: widths of those two MLPs.
         gradient_estimator: "iwae" (the bound's reparameterised gradient) or
             "dreg" (Tucker et al., 2019: the encoder's gradient by the doubly
@@ -742,14 +744,25 @@ class VAE(BaseModel):
     def _check_step_data(self, data, who):
         return self._checked(*self._unpack(data), who)
 
+    def _collapse_without_warmup(self):
+        """What goes wrong when this model trains without a KL warm-up (None where nothing was measured to)."""
+        if self.prior == "vamp":
+            return ("a VAE with the VampPrior and no KL warm-up (kl_warmup_steps=0) usually collapses onto its prior "
+                    "in the first epoch (KL 0, every image decoded alike)")
+        if self.second_latent_dim is not None and not self._importance_weighted:
+            return ("a VAE with two stochastic layers trained with the ELBO and no KL warm-up (kl_warmup_steps=0) "
+                    "shuts most of its first layer down in the first epochs and does not recover (on binarised "
+                    "MNIST it ends worse than the one-layer VAE: docs/benchmarks.md, Likelihood records)")
+        return None
+
     def train_step(self, data):
         who = f"{type(self).__name__}.fit"
-        if self.prior == "vamp" and self.kl_warmup_steps <= 0 and self._kl_beta_now() >= 1.0:
+        collapse = self._collapse_without_warmup()
+        if collapse is not None and self.kl_warmup_steps <= 0 and self._kl_beta_now() >= 1.0:
             # Runs while Keras traces the step (once, not per batch), after the callbacks' on_*_begin hooks:
             # a warm-up by `BetaSchedule` has set kl_beta below 1 by then and silences the warning.
-            warnings.warn(f"{who}: a VAE with the VampPrior and no KL warm-up (kl_warmup_steps=0) usually collapses "
-                          "onto its prior in the first epoch (KL 0, every image decoded alike); pass "
-                          "kl_warmup_steps (the VampPrior paper warms up over 100 epochs) or warm up with "
+            warnings.warn(f"{who}: {collapse}; pass kl_warmup_steps (the VampPrior paper and "
+                          "benchmarks/bench_likelihood.py warm up over 100 epochs) or warm up with "
                           "tfvae.callbacks.BetaSchedule.", UserWarning, stacklevel=2)
         x, labels = self._check_step_data(data, who)
         (x, labels), n = check_replica_batch((x, labels), who)
