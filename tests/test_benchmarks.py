@@ -1,5 +1,6 @@
 """The records benchmark runs end to end, its curve is drawn from what it printed, and run_all merges reruns."""
 
+import re
 import subprocess
 import sys
 
@@ -22,7 +23,10 @@ def test_the_likelihood_benchmark_prints_its_table_and_the_curve_is_drawn(tmp_pa
     assert proc.stdout.count("(k = 100, 1,000 images)") >= 2
     # The IWAE paper's architectures: ours have its parameter counts, plus the one KL weight of the VAE.
     assert "| VAE (ELBO) | 425,285 (425,284; 1.00x) |" in proc.stdout
-    assert "| two stochastic layers (100 + 50) | 521,085 (521,084; 1.00x) |" in proc.stdout
+    assert "| two stochastic layers (100 + 50), KL warm-up | 521,085 (521,084; 1.00x) |" in proc.stdout
+    # Active units: one count per stochastic layer, each within its layer's size.
+    counts = re.findall(r"active units (\d+) of 50\n|active units (\d+) of 100 and (\d+) of 50\n", proc.stdout)
+    assert len(counts) == 2 and int(counts[0][0]) <= 50 and int(counts[1][1]) <= 100 and int(counts[1][2]) <= 50
     assert "| vs 87.10 |" in proc.stdout
     subprocess.run([sys.executable, str(ROOT / "benchmarks" / "plot_likelihood_curve.py"), str(tmp_path / "out.txt"),
                     "--out", str(tmp_path / "curve.png")], check=True, timeout=300)
