@@ -47,8 +47,8 @@ ROWS = {
     "vamp": ("VAE + VampPrior (500 pseudo-inputs, KL warm-up)", {"prior": "vamp", "num_prior_components": 500,
                                                                   "kl_warmup_epochs": 100}),
     "iwae": ("IWAE objective, k = 5, DReG", {"num_importance_samples": 5, "gradient_estimator": "dreg"}),
-    # Without the warm-up the ELBO shuts most of z1 down in the first epochs and never recovers (95.51 dynamic and
-    # 102.36 static in an hour, at ee5ee1e); Sonderby et al. (2016) warm up deep VAEs for this reason.
+    # Without the warm-up the two-layer ELBO stalls early (95.51 dynamic and 102.36 static in an hour, at ee5ee1e);
+    # Sonderby et al. (2016) warm up deep VAEs for this reason.
     "two": ("two stochastic layers (100 + 50), KL warm-up", {"latent_dim": 100, "second_latent_dim": 50,
                                                             "second_hidden_units": (100, 100),
                                                             "kl_warmup_epochs": 100}),

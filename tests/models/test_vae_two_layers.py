@@ -75,8 +75,8 @@ def test_a_second_layer_goes_with_neither_classes_nor_another_prior():
 
 
 def test_fit_warns_when_the_elbo_trains_two_layers_without_a_kl_warmup():
-    """Without a warm-up the two-layer ELBO shuts most of z1 down early (bench_likelihood.py's `two` row), so `fit`
-    says so, once; with a warm-up, or with the IWAE objective, it is silent."""
+    """Without a warm-up the two-layer ELBO stalls far above where it gets with one (bench_likelihood.py's `two`
+    row), so `fit` says so, once; with a warm-up, or with the IWAE objective, it is silent."""
     x = (rng.random((32, 4, 4, 1)) < 0.3).astype("float32")
 
     def fit(**kwargs):

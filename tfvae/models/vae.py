@@ -152,8 +152,8 @@ class VAE(BaseModel):
             MLPs of `second_hidden_units`; the KL, `log_likelihood` and the IWAE
             objective then hold both layers' terms, and `sample` draws z2, then
             z. Not with classes or another prior. With the ELBO it needs a KL
-            warm-up (`kl_warmup_steps`): without one it shuts most of z down
-            in the first epochs and never recovers, and `fit` warns.
+            warm-up (`kl_warmup_steps`): without one its likelihood stalls far
+            above what it reaches with one, and `fit` warns.
         second_hidden_units: widths of those two MLPs.
         gradient_estimator: "iwae" (the bound's reparameterised gradient) or
             "dreg" (Tucker et al., 2019: the encoder's gradient by the doubly
@@ -751,8 +751,8 @@ class VAE(BaseModel):
                     "in the first epoch (KL 0, every image decoded alike)")
         if self.second_latent_dim is not None and not self._importance_weighted:
             return ("a VAE with two stochastic layers trained with the ELBO and no KL warm-up (kl_warmup_steps=0) "
-                    "shuts most of its first layer down in the first epochs and does not recover (on binarised "
-                    "MNIST it ends worse than the one-layer VAE: docs/benchmarks.md, Likelihood records)")
+                    "stalls far above the likelihood it reaches with one (on binarised MNIST, worse than the "
+                    "one-layer VAE: docs/benchmarks.md, Likelihood records)")
         return None
 
     def train_step(self, data):
