@@ -101,20 +101,19 @@ def _data(binarization, seed):
 
 
 def _active_units(vae, x, draws=20):
-    """Burda et al.'s active units of q(z | x): how many latent dimensions have Cov_x(E_q[u | x]) > 0.01; with
-    two stochastic layers, `(z1's, z2's)`."""
+    """Burda et al.'s active units of q(z | x), as `(active, size)` per stochastic layer: a latent dimension u is
+    active when Cov_x(E_q[u | x]) > 0.01."""
     import numpy as np
 
-    mean, log_var = (np.concatenate(t) for t in zip(*(map(np.asarray, vae.encode(x[i:i + 1000]))
-                                                      for i in range(0, len(x), 1000))))
-    counts = [int((mean.var(axis=0) > 0.01).sum())]
+    mean, log_var = map(np.asarray, vae.encode(x))
+    counts = [(int((mean.var(axis=0) > 0.01).sum()), vae.latent_dim)]
     if vae.second_latent_dim is not None:
         rng = np.random.default_rng(0)
         top = np.zeros((len(x), vae.second_latent_dim))
         for _ in range(draws):
             z1 = (mean + np.exp(0.5 * log_var) * rng.standard_normal(mean.shape)).astype("float32")
             top += np.asarray(vae.second_inference(z1))[:, :vae.second_latent_dim] / draws
-        counts.append(int((top.var(axis=0) > 0.01).sum()))
+        counts.append((int((top.var(axis=0) > 0.01).sum()), vae.second_latent_dim))
     return counts
 
 
@@ -159,8 +158,7 @@ def _row(key, binarization, minutes, eval_k, eval_examples, seed, curve_every):
     eval_seconds = time.perf_counter() - began
     return {"name": name, "params": vae.count_params(), "epochs": epochs, "seconds": seconds, "nll": float(nll.mean()),
             "se": float(nll.std() / np.sqrt(len(nll))), "eval_seconds": eval_seconds, "curve": curve,
-            "published_params": PUBLISHED_PARAMS[key], "active": _active_units(vae, test[:eval_examples]),
-            "latent_dims": [vae.latent_dim] + ([vae.second_latent_dim] if vae.second_latent_dim else [])}
+            "published_params": PUBLISHED_PARAMS[key], "active": _active_units(vae, test[:eval_examples])}
 
 
 def main(argv=None):
@@ -187,7 +185,7 @@ def main(argv=None):
             r = rows[-1]
             print(f"{binarization} {r['name']}: {r['nll']:.2f} +- {r['se']:.2f} nats after {r['epochs']} epochs "
                   f"({r['seconds'] / 60:.1f} min; evaluation {r['eval_seconds'] / 60:.1f} min); active units "
-                  + " and ".join(f"{a} of {d}" for a, d in zip(r["active"], r["latent_dims"])), flush=True)
+                  + " and ".join(f"{a} of {d}" for a, d in r["active"]), flush=True)
             for seconds, nll in r["curve"]:
                 print(f"    {seconds / 60:6.1f} min  {nll:.2f} (k = 100, 1,000 images)")
         print(f"\n**{binarization} binarisation**\n")

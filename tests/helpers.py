@@ -70,6 +70,20 @@ def fit_and_check_bounds(vae, x, num_samples=1, epochs=3):
     return elbo
 
 
+def warnings_of_fit(vae, x, containing, callbacks=()):
+    """Compiles `vae` (Adam 1e-3) and fits it on `x` for 2 epochs of batches of 16; returns the messages of the
+    warnings raised meanwhile that contain `containing`, each warning recorded however often it was raised."""
+    import warnings
+
+    import keras
+
+    vae.compile(keras.optimizers.Adam(1e-3))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        vae.fit(x, batch_size=16, epochs=2, verbose=0, callbacks=list(callbacks))
+    return [str(w.message) for w in caught if containing in str(w.message)]
+
+
 def check_vqvae_save_and_tflite(model, x, tmp_path, tflite=True):
     """A trained VQ-VAE: the `.keras` round trip gives the same codes and decodings, and (if `tflite`) the
     exported encode / decode graphs agree with `encode` / `decode` (codes on 99% of positions: an encoder

@@ -1,8 +1,6 @@
 """The VAE's learned priors against SciPy and closed forms: the mixture of Gaussians (its density, the Monte Carlo
 KL, its draws; a VAE with it trains, round-trips, samples, scores and exports) and the VampPrior."""
 
-import warnings
-
 import keras
 import numpy as np
 import pytest
@@ -10,6 +8,7 @@ from scipy.special import logsumexp
 from scipy.stats import multivariate_normal
 
 import tfvae
+from tests.helpers import warnings_of_fit
 from tfvae import export
 from tfvae.models.mixture_prior import MixturePrior
 
@@ -140,11 +139,7 @@ def test_fit_warns_when_the_vampprior_has_no_kl_warmup():
 
     def fit(callbacks=(), **kwargs):
         vae = tfvae.VAE.mlp((4, 4, 1), latent_dim=2, hidden_units=(8,), num_prior_components=3, seed=0, **kwargs)
-        vae.compile(keras.optimizers.Adam(1e-3))
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            vae.fit(x, batch_size=16, epochs=2, verbose=0, callbacks=list(callbacks))
-        return [str(w.message) for w in caught if "VampPrior" in str(w.message)]
+        return warnings_of_fit(vae, x, "VampPrior", callbacks)
 
     messages = fit(prior="vamp")
     assert len(messages) == 1 and "kl_warmup_steps" in messages[0] and "BetaSchedule" in messages[0]

@@ -1,15 +1,13 @@
 """Two stochastic layers (the IWAE paper's architecture): the prior's estimate of log p(z1) against closed forms,
 and a VAE with it that trains, scores consistently, samples, round-trips and exports."""
 
-import warnings
-
 import keras
 import numpy as np
 import pytest
 from scipy.stats import multivariate_normal
 
 import tfvae
-from tests.helpers import fit_and_check_bounds
+from tests.helpers import fit_and_check_bounds, warnings_of_fit
 from tfvae import export
 from tfvae.models.hierarchical_prior import HierarchicalPrior
 
@@ -82,11 +80,7 @@ def test_fit_warns_when_the_elbo_trains_two_layers_without_a_kl_warmup():
     def fit(**kwargs):
         vae = tfvae.VAE.mlp((4, 4, 1), latent_dim=4, hidden_units=(8,), second_latent_dim=2,
                             second_hidden_units=(8,), seed=0, **kwargs)
-        vae.compile(keras.optimizers.Adam(1e-3))
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            vae.fit(x, batch_size=16, epochs=2, verbose=0)
-        return [str(w.message) for w in caught if "two stochastic layers" in str(w.message)]
+        return warnings_of_fit(vae, x, "two stochastic layers")
 
     messages = fit()
     assert len(messages) == 1 and "kl_warmup_steps" in messages[0] and "BetaSchedule" in messages[0]
